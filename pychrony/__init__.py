@@ -1,0 +1,156 @@
+"""pychrony: read the chrony NTP daemon's state from Python.
+
+>>> import pychrony
+>>> status = pychrony.get_tracking()          # doctest: +SKIP
+>>> with pychrony.ChronyConnection() as conn:  # doctest: +SKIP
+...     sources = conn.get_sources()
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from ._backend import native as _native
+from .connection import ChronyConnection
+from .exceptions import (
+    ChronyConnectionError,
+    ChronyDataError,
+    ChronyDisabledError,
+    ChronyError,
+    ChronyLibraryError,
+    ChronyPermissionError,
+    ChronyTimeoutError,
+)
+from .models import (
+    NEVER_SAMPLED,
+    Activity,
+    AuthData,
+    AuthMode,
+    KeyType,
+    LeapStatus,
+    NTPData,
+    NTPFlags,
+    NTPMode,
+    RTCData,
+    SelectData,
+    SelectOptions,
+    SelectState,
+    ServerStats,
+    Smoothing,
+    SmoothingFlags,
+    Source,
+    SourceMode,
+    SourceState,
+    SourceStats,
+    Timestamping,
+    TrackingStatus,
+)
+
+try:
+    __version__ = version("pychrony")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0.dev0"
+
+#: True when the libchrony extension is importable in this interpreter.
+HAS_NATIVE = _native is not None
+
+__all__ = [
+    "HAS_NATIVE",
+    "NEVER_SAMPLED",
+    "Activity",
+    "AuthData",
+    "AuthMode",
+    "ChronyConnection",
+    "ChronyConnectionError",
+    "ChronyDataError",
+    "ChronyDisabledError",
+    "ChronyError",
+    "ChronyLibraryError",
+    "ChronyPermissionError",
+    "ChronyTimeoutError",
+    "KeyType",
+    "LeapStatus",
+    "NTPData",
+    "NTPFlags",
+    "NTPMode",
+    "RTCData",
+    "SelectData",
+    "SelectOptions",
+    "SelectState",
+    "ServerStats",
+    "Smoothing",
+    "SmoothingFlags",
+    "Source",
+    "SourceMode",
+    "SourceState",
+    "SourceStats",
+    "Timestamping",
+    "TrackingStatus",
+    "__version__",
+    "get_activity",
+    "get_auth_data",
+    "get_ntp_data",
+    "get_rtc_data",
+    "get_select_data",
+    "get_server_stats",
+    "get_smoothing",
+    "get_source_stats",
+    "get_sources",
+    "get_tracking",
+]
+
+
+def _once(report: str, address: str | None, kw: dict[str, Any]) -> Any:
+    with ChronyConnection(address, **kw) as conn:
+        return conn.report(report)
+
+
+def get_tracking(address: str | None = None, **kw: Any) -> TrackingStatus:
+    """Tracking status over a one-off connection (keywords as ChronyConnection)."""
+    return _once("tracking", address, kw)  # type: ignore[no-any-return]
+
+
+def get_sources(address: str | None = None, **kw: Any) -> list[Source]:
+    """All sources over a one-off connection."""
+    return _once("sources", address, kw)  # type: ignore[no-any-return]
+
+
+def get_source_stats(address: str | None = None, **kw: Any) -> list[SourceStats]:
+    """Source statistics over a one-off connection."""
+    return _once("sourcestats", address, kw)  # type: ignore[no-any-return]
+
+
+def get_select_data(address: str | None = None, **kw: Any) -> list[SelectData]:
+    """Selection data over a one-off connection."""
+    return _once("selectdata", address, kw)  # type: ignore[no-any-return]
+
+
+def get_ntp_data(address: str | None = None, **kw: Any) -> list[NTPData]:
+    """NTP data of each NTP source over a one-off connection."""
+    return _once("ntpdata", address, kw)  # type: ignore[no-any-return]
+
+
+def get_server_stats(address: str | None = None, **kw: Any) -> ServerStats:
+    """Server counters over a one-off connection."""
+    return _once("serverstats", address, kw)  # type: ignore[no-any-return]
+
+
+def get_activity(address: str | None = None, **kw: Any) -> Activity:
+    """Source activity over a one-off connection."""
+    return _once("activity", address, kw)  # type: ignore[no-any-return]
+
+
+def get_auth_data(address: str | None = None, **kw: Any) -> list[AuthData]:
+    """Authentication data over a one-off connection."""
+    return _once("authdata", address, kw)  # type: ignore[no-any-return]
+
+
+def get_rtc_data(address: str | None = None, **kw: Any) -> RTCData | None:
+    """RTC data (None when not tracked) over a one-off connection."""
+    return _once("rtcdata", address, kw)  # type: ignore[no-any-return]
+
+
+def get_smoothing(address: str | None = None, **kw: Any) -> Smoothing:
+    """Smoothing state over a one-off connection."""
+    return _once("smoothing", address, kw)  # type: ignore[no-any-return]

@@ -1,0 +1,78 @@
+"""Mapping of low-level failures to pychrony's exceptions, with helpful messages."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from .exceptions import (
+    ChronyConnectionError,
+    ChronyDataError,
+    ChronyDisabledError,
+    ChronyError,
+    ChronyPermissionError,
+)
+
+__all__ = ["LibchronyError", "libchrony_error", "open_error"]
+
+
+class LibchronyError:
+    """libchrony's ``chrony_err`` codes (shared by the native reader and the mocks)."""
+
+    OK = 0
+    NO_MEMORY = 1
+    NO_RANDOM = 2
+    UNKNOWN_REPORT = 3
+    RANDOM_FAILED = 4
+    SEND_FAILED = 5
+    RECV_FAILED = 6
+    INVALID_ARGUMENT = 7
+    UNEXPECTED_CALL = 8
+    UNAUTHORIZED = 9
+    DISABLED = 10
+    UNEXPECTED_STATUS = 11
+    OLD_SERVER = 12
+    NEW_SERVER = 13
+    INVALID_RESPONSE = 14
+
+
+_PERMISSION_HINT = (
+    "run as root or as a member of chronyd's group (often 'chrony' or '_chrony') "
+    "so that the socket is accessible"
+)
+
+
+def open_error(address: str, code: int) -> ChronyError:
+    """The exception for failing to open a session to ``address`` (``code``: -errno)."""
+    err = abs(code)
+    reason = os.strerror(err) if err else "unknown error"
+    if err in (errno.EACCES, errno.EPERM):
+        return ChronyPermissionError(
+            f"Permission denied for chronyd socket {address}: {_PERMISSION_HINT}", code
+        )
+    return ChronyConnectionError(
+        f"Cannot connect to chronyd at {address} ({reason}). Is chronyd running, "
+        "and is this its command socket or address?",
+        code,
+    )
+
+
+def libchrony_error(code: int, report: str, stage: str) -> ChronyError:
+    """The exception for a libchrony error ``code`` while ``stage`` of ``report``."""
+    e = LibchronyError
+    where = f"{stage} {report}"
+    if code == e.UNAUTHORIZED:
+        return ChronyPermissionError(
+            f"chronyd refused {report}: not authorised (over UDP only monitoring "
+            "commands are open; use the Unix socket or chronyd's 'opencommands')",
+            code,
+        )
+    if code == e.DISABLED:
+        return ChronyDisabledError(f"chronyd does not provide {report} (disabled)", code)
+    if code in (e.SEND_FAILED, e.RECV_FAILED):
+        return ChronyConnectionError(f"Lost the connection to chronyd while {where}", code)
+    if code == e.NEW_SERVER:
+        return ChronyDataError(f"{report}: chronyd is newer than pychrony supports", code)
+    if code == e.OLD_SERVER:
+        return ChronyDataError(f"{report}: chronyd is too old to provide it", code)
+    return ChronyDataError(f"Failed {where}", code)

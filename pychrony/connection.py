@@ -1,0 +1,205 @@
+"""``ChronyConnection``: one session to chronyd and a reader for its reports."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, Literal
+
+from . import _backend, _reader_py
+from ._session import Session
+from .exceptions import ChronyConnectionError, ChronyError, ChronyLibraryError
+from .models import (
+    Activity,
+    AuthData,
+    NTPData,
+    RTCData,
+    SelectData,
+    ServerStats,
+    Smoothing,
+    Source,
+    SourceStats,
+    TrackingStatus,
+)
+from .registry import REPORTS_BY_NAME, Report
+
+__all__ = ["DEFAULT_ATTEMPTS", "DEFAULT_TIMEOUT", "Backend", "ChronyConnection"]
+
+Backend = Literal["auto", "native", "python"]
+
+#: Seconds to wait for each reply before resending.
+DEFAULT_TIMEOUT = 1.0
+#: Requests sent before giving up with ChronyTimeoutError.
+DEFAULT_ATTEMPTS = 3
+
+_NATIVE_HINT = (
+    "The native backend needs pychrony's extension built against libchrony: install "
+    "a manylinux wheel (`pip install pychrony`), or libchrony's development files "
+    "(e.g. `dnf install libchrony-devel`) and reinstall from source; "
+    'backend="python" works everywhere'
+)
+
+# Session factories pushed by pychrony.testing.patched_chrony_connection.
+_session_overrides: list[Callable[[], Session]] = []
+
+
+@contextmanager
+def session_override(factory: Callable[[], Session]) -> Iterator[None]:
+    """Make every ChronyConnection created inside the block use ``factory``."""
+    _session_overrides.append(factory)
+    try:
+        yield
+    finally:
+        _session_overrides.remove(factory)
+
+
+class ChronyConnection:
+    """A connection to chronyd's command interface.
+
+    ``address``: a Unix socket path, ``IPv4[:port]``, ``IPv6`` or ``[IPv6]:port``;
+    None tries /run/chrony/chronyd.sock, /var/run/chrony/chronyd.sock, 127.0.0.1
+    and ::1. ``timeout`` bounds each wait for a reply (seconds) and ``attempts``
+    the number of requests sent, so a call never takes longer than their product.
+    ``backend``: "native" (libchrony extension), "python" (pychrony's own
+    protocol client) or "auto" (native where built). The session opens on
+    ``__enter__`` or the first call; a connection is meant for one thread.
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        attempts: int = DEFAULT_ATTEMPTS,
+        backend: Backend = "auto",
+    ) -> None:
+        if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
+            raise ChronyError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        if not (isinstance(attempts, int) and attempts >= 1):
+            raise ChronyError(f"attempts must be a positive integer, not {attempts!r}")
+        self.address = address
+        self.timeout = float(timeout)
+        self.attempts = attempts
+        self._factory: Callable[[], Any]
+        self._read: Callable[[Any, Report], Any]
+        self.backend: str = self._choose_backend(backend)
+        self._session: Any = None
+        self._closed = False
+
+    def _choose_backend(self, backend: str) -> str:
+        if backend not in ("auto", "native", "python"):
+            raise ChronyError(f'backend must be "auto", "native" or "python", not {backend!r}')
+        if _session_overrides:
+            self._factory = _session_overrides[-1]
+            self._read = _reader_py.read_report
+            return "python"
+        native = _backend.native
+        if backend == "native" and native is None:
+            raise ChronyLibraryError(
+                f"Native backend unavailable: {_backend.NATIVE_UNAVAILABLE_REASON}. {_NATIVE_HINT}"
+            )
+        if backend != "python" and native is not None:
+            self._factory = lambda: native.open_session(self.address, self.timeout, self.attempts)
+            self._read = native.read_report
+            return "native"
+        self._factory = self._open_python_session
+        self._read = _reader_py.read_report
+        return "python"
+
+    def _open_python_session(self) -> Session:
+        from ._cmdmon import open_session
+
+        return open_session(self.address, timeout=self.timeout, attempts=self.attempts)
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def open(self) -> ChronyConnection:
+        """Open the session now (otherwise the first call does)."""
+        if self._closed:
+            raise ChronyConnectionError("This ChronyConnection is closed; create a new one")
+        if self._session is None:
+            self._session = self._factory()
+        return self
+
+    def close(self) -> None:
+        """Close the session; further calls raise ChronyConnectionError."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._closed
+
+    def __enter__(self) -> ChronyConnection:
+        return self.open()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open" if self._session else "not opened"
+        return f"<ChronyConnection {self.address or 'auto'!s} backend={self.backend} {state}>"
+
+    # -- reports --------------------------------------------------------------
+
+    def report(self, name: str) -> Any:
+        """Any report by libchrony name ("tracking", "sources", …)."""
+        try:
+            report = REPORTS_BY_NAME[name]
+        except KeyError:
+            raise ChronyError(
+                f"Unknown report {name!r}; known: {', '.join(REPORTS_BY_NAME)}"
+            ) from None
+        if self._session is None:
+            self.open()
+        return self._read(self._session, report)
+
+    def get_tracking(self) -> TrackingStatus:
+        """System clock tracking status."""
+        return self.report("tracking")  # type: ignore[no-any-return]
+
+    def get_sources(self) -> list[Source]:
+        """All time sources."""
+        return self.report("sources")  # type: ignore[no-any-return]
+
+    def get_source_stats(self) -> list[SourceStats]:
+        """Statistics of every source."""
+        return self.report("sourcestats")  # type: ignore[no-any-return]
+
+    def get_select_data(self) -> list[SelectData]:
+        """Source selection details."""
+        return self.report("selectdata")  # type: ignore[no-any-return]
+
+    def get_ntp_data(self) -> list[NTPData]:
+        """Last NTP exchange with each NTP source (refclocks have none)."""
+        return self.report("ntpdata")  # type: ignore[no-any-return]
+
+    def get_server_stats(self) -> ServerStats:
+        """NTP and command server counters."""
+        return self.report("serverstats")  # type: ignore[no-any-return]
+
+    def get_activity(self) -> Activity:
+        """Source activity counts."""
+        return self.report("activity")  # type: ignore[no-any-return]
+
+    def get_auth_data(self) -> list[AuthData]:
+        """Authentication of each NTP source."""
+        return self.report("authdata")  # type: ignore[no-any-return]
+
+    def get_rtc_data(self) -> RTCData | None:
+        """RTC tracking, or None when chronyd does not track the RTC."""
+        return self.report("rtcdata")  # type: ignore[no-any-return]
+
+    def get_smoothing(self) -> Smoothing:
+        """Time smoothing state."""
+        return self.report("smoothing")  # type: ignore[no-any-return]

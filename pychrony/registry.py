@@ -1,0 +1,701 @@
+"""The field registry: every fact about chrony's ten reports, as data.
+
+One entry per report: its libchrony name, the wire request/response codes, the
+response layouts of each chronyd generation, and per field libchrony's name, the
+wire type, the content type, the dataclass attribute it fills, the enum or flag
+class of its constants, its conversion and its bounds. The pure-Python reader,
+the C reader's tables, the mock session, the C test double's scenarios and the
+field reference in the docs are all built from this module; a field name typed
+anywhere else is a bug.
+
+Protocol facts (codes, layouts, sizes) follow chrony's ``candm.h`` and
+libchrony's report tables; the code is pychrony's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+
+from . import models as m
+
+__all__ = [
+    "COUNT_FIELD",
+    "PROTOCOL_VERSION",
+    "REPORTS",
+    "REPORTS_BY_NAME",
+    "REQUEST_HEADER_LEN",
+    "RESPONSE_HEADER_LEN",
+    "Content",
+    "Conv",
+    "Derived",
+    "Field",
+    "FieldType",
+    "RecordArg",
+    "Report",
+    "Response",
+    "Wire",
+]
+
+#: chrony command protocol version spoken by chronyd 2.2 and later.
+PROTOCOL_VERSION = 6
+#: Bytes of a request header (version, type, reserved, command, attempt, seq, pad).
+REQUEST_HEADER_LEN = 20
+#: Bytes of a reply header (version, type, reserved, command, reply, status, pad, seq, pad).
+RESPONSE_HEADER_LEN = 28
+
+
+class Wire(IntEnum):
+    """How a field is laid out on the wire (all big-endian)."""
+
+    UINT64 = 1  # two 32-bit halves, high first
+    UINT32 = 2
+    UINT16 = 3
+    UINT8 = 4
+    INT16 = 5
+    INT8 = 6
+    FLOAT = 7  # chrony's 32-bit float: 7-bit exponent, 25-bit coefficient
+    ADDRESS = 8  # IPAddr: 16 bytes of address, u16 family, u16 padding
+    TIMESPEC = 9  # u32 seconds high, u32 seconds low, u32 nanoseconds
+    ADDRESS_OR_REFID = 10  # an ADDRESS that holds a reference ID for refclocks
+
+    @property
+    def size(self) -> int:
+        """Bytes the field takes on the wire."""
+        return _WIRE_SIZE[self]
+
+
+_WIRE_SIZE = {
+    Wire.UINT64: 8,
+    Wire.UINT32: 4,
+    Wire.UINT16: 2,
+    Wire.UINT8: 1,
+    Wire.INT16: 2,
+    Wire.INT8: 1,
+    Wire.FLOAT: 4,
+    Wire.ADDRESS: 20,
+    Wire.TIMESPEC: 12,
+    Wire.ADDRESS_OR_REFID: 20,
+}
+
+
+class FieldType(IntEnum):
+    """libchrony's ``chrony_field_type``: which typed getter reads a field."""
+
+    NONE = 0
+    UINTEGER = 1
+    INTEGER = 2
+    FLOAT = 3
+    TIMESPEC = 4
+    STRING = 5
+
+
+class Content(IntEnum):
+    """libchrony's ``chrony_field_content``: what a value means (units)."""
+
+    NONE = 0
+    COUNT = 1
+    TIME = 2
+    INTERVAL_LOG2_SECONDS = 3
+    INTERVAL_SECONDS = 4
+    OFFSET_SECONDS = 5
+    MEASURE_SECONDS = 6
+    OFFSET_PPM = 7
+    MEASURE_PPM = 8
+    OFFSET_PPM_PER_SECOND = 9
+    RATIO = 10
+    REFERENCE_ID = 11
+    ENUM = 12
+    BITS = 13
+    FLAGS = 14
+    ADDRESS = 15
+    PORT = 16
+    INDEX = 17
+    LENGTH_BITS = 18
+    LENGTH_BYTES = 19
+    BOOLEAN = 20
+
+
+class Conv(IntEnum):
+    """How a raw value becomes a dataclass attribute (both readers switch on it)."""
+
+    INT = 1  # unsigned or signed integer, range-checked
+    FLOAT = 2  # finite float, optionally non-negative
+    TIME = 3  # timespec -> float seconds since the epoch
+    ADDRESS = 4  # address string; "" when unspecified
+    ADDRESS_OR_NAME = 5  # address, else the reference ID's name (refclocks)
+    REFID_NAME = 6  # reference ID -> "GPS" / dotted quad
+    ENUM = 7  # integer -> enum member; unknown values are errors
+    FLAGS = 8  # integer -> IntFlag
+    BOOL = 9  # integer -> bool
+    REQUEST_ADDRESS = 10  # the address the record was requested by
+
+
+class RecordArg(IntEnum):
+    """What a record request carries."""
+
+    NONE = 0  # single-record report
+    INDEX = 1  # u32 record index
+    ADDRESS = 2  # IPAddr of the source (taken from its sourcestats record)
+
+
+_WIRE_FIELD_TYPE = {
+    Wire.UINT64: FieldType.UINTEGER,
+    Wire.UINT32: FieldType.UINTEGER,
+    Wire.UINT16: FieldType.UINTEGER,
+    Wire.UINT8: FieldType.UINTEGER,
+    Wire.INT16: FieldType.INTEGER,
+    Wire.INT8: FieldType.INTEGER,
+    Wire.FLOAT: FieldType.FLOAT,
+    Wire.ADDRESS: FieldType.STRING,
+    Wire.TIMESPEC: FieldType.TIMESPEC,
+    Wire.ADDRESS_OR_REFID: FieldType.STRING,
+}
+
+_CONTENT_CONV = {
+    Content.TIME: Conv.TIME,
+    Content.ADDRESS: Conv.ADDRESS,
+    Content.ENUM: Conv.ENUM,
+    Content.FLAGS: Conv.FLAGS,
+    Content.BOOLEAN: Conv.BOOL,
+}
+
+_INT_LIMITS = {
+    Wire.UINT64: (0, 2**64 - 1),
+    Wire.UINT32: (0, 2**32 - 1),
+    Wire.UINT16: (0, 2**16 - 1),
+    Wire.UINT8: (0, 2**8 - 1),
+    Wire.INT16: (-(2**15), 2**15 - 1),
+    Wire.INT8: (-(2**7), 2**7 - 1),
+    Wire.ADDRESS_OR_REFID: (0, 2**32 - 1),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One wire field of a response layout.
+
+    ``attr`` is the dataclass attribute it fills (None: reserved, not exposed).
+    ``alt_name`` is libchrony's name for the same slot when it holds a reference
+    ID (sources' refclocks). ``fallback`` names the reference-ID field whose name
+    replaces an unspecified address. ``low``/``high`` bound the converted value
+    (``low=0`` on a float means non-negative).
+    """
+
+    name: str
+    wire: Wire
+    content: Content
+    attr: str | None = None
+    enum: type[Enum] | None = None
+    conv: Conv | None = None
+    low: float | None = None
+    high: float | None = None
+    alt_name: str | None = None
+    fallback: str | None = None
+
+    @property
+    def field_type(self) -> FieldType:
+        """libchrony's type of the field (the getter that reads it)."""
+        return _WIRE_FIELD_TYPE[self.wire]
+
+    @property
+    def conversion(self) -> Conv:
+        """The conversion: explicit, else derived from content and wire type."""
+        if self.conv is not None:
+            return self.conv
+        if self.content in _CONTENT_CONV:
+            return _CONTENT_CONV[self.content]
+        if self.wire is Wire.FLOAT:
+            return Conv.FLOAT
+        return Conv.INT
+
+    @property
+    def bounds(self) -> tuple[float | None, float | None]:
+        """Inclusive (low, high) bounds of the converted value; None: unbounded."""
+        wire_low, wire_high = _INT_LIMITS.get(self.wire, (None, None))
+        low = self.low if self.low is not None else wire_low
+        high = self.high if self.high is not None else wire_high
+        return low, high
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """An attribute computed from another field of the same record."""
+
+    attr: str
+    source: str
+    conv: Conv
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """One reply layout (a chronyd generation) of a report."""
+
+    code: int
+    fields: tuple[Field, ...]
+    since: str  # first chronyd version sending it
+
+    @property
+    def length(self) -> int:
+        """Bytes of the whole reply, header included."""
+        return RESPONSE_HEADER_LEN + sum(f.wire.size for f in self.fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One of libchrony's reports and how pychrony turns it into a dataclass."""
+
+    name: str
+    model: type
+    getter: str
+    record_request: int
+    record_arg: RecordArg
+    responses: tuple[Response, ...]
+    derived: tuple[Derived, ...] = ()
+    count_request: int | None = None
+    open_over_udp: bool = False
+    description: str = ""
+
+    @property
+    def multi(self) -> bool:
+        """True when the record count is asked of chronyd (one record per source)."""
+        return self.count_request is not None
+
+    @property
+    def latest(self) -> Response:
+        """The newest reply layout."""
+        return self.responses[-1]
+
+    def response(self, code: int) -> Response | None:
+        """The layout of reply ``code``, or None when unknown (a newer chronyd)."""
+        for response in self.responses:
+            if response.code == code:
+                return response
+        return None
+
+    def field(self, name: str) -> Field:
+        """The field called ``name`` in the newest layout holding it."""
+        for response in reversed(self.responses):
+            for field in response.fields:
+                if name in (field.name, field.alt_name):
+                    return field
+        raise KeyError(f"{self.name} has no field {name!r}")
+
+    def attrs(self) -> tuple[str, ...]:
+        """Dataclass attributes filled from this report, in model order."""
+        from dataclasses import fields
+
+        return tuple(f.name for f in fields(self.model) if f.name in _filled(self))
+
+
+def _filled(report: Report) -> set[str]:
+    names = {d.attr for d in report.derived}
+    for response in report.responses:
+        names.update(f.attr for f in response.fields if f.attr)
+    return names
+
+
+# -- shared fields ------------------------------------------------------------
+
+W, C = Wire, Content
+
+#: Reply to REQ_N_SOURCES (code 14 -> 2): how many sources chronyd has.
+COUNT_FIELD = Field("sources", W.UINT32, C.COUNT)
+COUNT_REQUEST = 14
+COUNT_RESPONSE = Response(2, (COUNT_FIELD,), "1.0")
+
+_REFID = Field("reference ID", W.UINT32, C.REFERENCE_ID, "reference_id")
+_STATS_ADDRESS = Field(
+    "address", W.ADDRESS, C.ADDRESS, "address", conv=Conv.ADDRESS_OR_NAME, fallback="reference ID"
+)
+_STRATUM = dict(low=0, high=16)
+
+
+def _counter(name: str, attr: str | None, wire: Wire = W.UINT32) -> Field:
+    return Field(name, wire, C.COUNT, attr)
+
+
+def _reserved(n: int, wire: Wire = W.UINT32) -> tuple[Field, ...]:
+    return tuple(Field(f"reserved #{i}", wire, C.NONE) for i in range(1, n + 1))
+
+
+# -- tracking -----------------------------------------------------------------
+
+TRACKING = Report(
+    name="tracking",
+    model=m.TrackingStatus,
+    getter="get_tracking",
+    record_request=33,
+    record_arg=RecordArg.NONE,
+    open_over_udp=True,
+    description="System clock performance: reference, stratum, offsets, frequency.",
+    responses=(
+        Response(
+            5,
+            (
+                _REFID,
+                Field("address", W.ADDRESS, C.ADDRESS, "reference_ip"),
+                Field("stratum", W.UINT16, C.COUNT, "stratum", **_STRATUM),
+                Field("leap status", W.UINT16, C.ENUM, "leap_status", m.LeapStatus),
+                Field("reference time", W.TIMESPEC, C.TIME, "ref_time", low=0),
+                Field("current correction", W.FLOAT, C.OFFSET_SECONDS, "offset"),
+                Field("last offset", W.FLOAT, C.OFFSET_SECONDS, "last_offset"),
+                Field("RMS offset", W.FLOAT, C.MEASURE_SECONDS, "rms_offset", low=0),
+                Field("frequency offset", W.FLOAT, C.OFFSET_PPM, "frequency"),
+                Field("residual frequency", W.FLOAT, C.OFFSET_PPM, "residual_freq"),
+                Field("skew", W.FLOAT, C.MEASURE_PPM, "skew", low=0),
+                Field("root delay", W.FLOAT, C.MEASURE_SECONDS, "root_delay", low=0),
+                Field("root dispersion", W.FLOAT, C.MEASURE_SECONDS, "root_dispersion", low=0),
+                Field(
+                    "last update interval", W.FLOAT, C.INTERVAL_SECONDS, "update_interval", low=0
+                ),
+            ),
+            "1.0",
+        ),
+    ),
+    derived=(Derived("reference_id_name", "reference ID", Conv.REFID_NAME),),
+)
+
+# -- sources ------------------------------------------------------------------
+
+SOURCES = Report(
+    name="sources",
+    model=m.Source,
+    getter="get_sources",
+    count_request=COUNT_REQUEST,
+    record_request=15,
+    record_arg=RecordArg.INDEX,
+    open_over_udp=True,
+    description="Every configured time source with its state and last sample.",
+    responses=(
+        Response(
+            3,
+            (
+                Field(
+                    "address",
+                    W.ADDRESS_OR_REFID,
+                    C.ADDRESS,
+                    "address",
+                    conv=Conv.ADDRESS_OR_NAME,
+                    alt_name="reference ID",
+                    fallback="reference ID",
+                ),
+                Field("poll", W.INT16, C.INTERVAL_LOG2_SECONDS, "poll"),
+                Field("stratum", W.UINT16, C.COUNT, "stratum", **_STRATUM),
+                Field("state", W.UINT16, C.ENUM, "state", m.SourceState),
+                Field("mode", W.UINT16, C.ENUM, "mode", m.SourceMode),
+                Field("flags", W.UINT16, C.NONE, "flags"),
+                Field("reachability", W.UINT16, C.BITS, "reachability", low=0, high=255),
+                Field("last sample ago", W.UINT32, C.INTERVAL_SECONDS, "last_sample_ago"),
+                Field("original last sample offset", W.FLOAT, C.OFFSET_SECONDS, "orig_latest_meas"),
+                Field("adjusted last sample offset", W.FLOAT, C.OFFSET_SECONDS, "latest_meas"),
+                Field("last sample error", W.FLOAT, C.MEASURE_SECONDS, "latest_meas_err", low=0),
+            ),
+            "1.0",
+        ),
+    ),
+)
+
+# -- sourcestats --------------------------------------------------------------
+
+SOURCESTATS = Report(
+    name="sourcestats",
+    model=m.SourceStats,
+    getter="get_source_stats",
+    count_request=COUNT_REQUEST,
+    record_request=34,
+    record_arg=RecordArg.INDEX,
+    open_over_udp=True,
+    description="Regression statistics of each source's samples.",
+    responses=(
+        Response(
+            6,
+            (
+                _REFID,
+                _STATS_ADDRESS,
+                Field("samples", W.UINT32, C.COUNT, "samples"),
+                Field("runs", W.UINT32, C.COUNT, "runs"),
+                Field("span", W.UINT32, C.INTERVAL_SECONDS, "span"),
+                Field("standard deviation", W.FLOAT, C.MEASURE_SECONDS, "std_dev", low=0),
+                Field("residual frequency", W.FLOAT, C.OFFSET_PPM, "resid_freq"),
+                Field("skew", W.FLOAT, C.MEASURE_PPM, "skew", low=0),
+                Field("offset", W.FLOAT, C.OFFSET_SECONDS, "offset"),
+                Field("offset error", W.FLOAT, C.MEASURE_SECONDS, "offset_err", low=0),
+            ),
+            "1.0",
+        ),
+    ),
+)
+
+# -- selectdata ---------------------------------------------------------------
+
+SELECTDATA = Report(
+    name="selectdata",
+    model=m.SelectData,
+    getter="get_select_data",
+    count_request=COUNT_REQUEST,
+    record_request=69,
+    record_arg=RecordArg.INDEX,
+    description="Why each source is or is not selected (chronyd 4.2+).",
+    responses=(
+        Response(
+            23,
+            (
+                _REFID,
+                _STATS_ADDRESS,
+                Field("state", W.UINT8, C.ENUM, "state", m.SelectState),
+                Field("authentication", W.UINT8, C.BOOLEAN, "authenticated"),
+                Field("leap status", W.UINT8, C.ENUM, "leap_status", m.LeapStatus),
+                Field("reserved #1", W.UINT8, C.NONE),
+                Field(
+                    "configured options", W.UINT16, C.FLAGS, "configured_options", m.SelectOptions
+                ),
+                Field("effective options", W.UINT16, C.FLAGS, "effective_options", m.SelectOptions),
+                Field("last sample ago", W.UINT32, C.INTERVAL_SECONDS, "last_sample_ago"),
+                Field("score", W.FLOAT, C.RATIO, "score"),
+                Field("low limit", W.FLOAT, C.INTERVAL_SECONDS, "low_limit"),
+                Field("high limit", W.FLOAT, C.INTERVAL_SECONDS, "high_limit"),
+            ),
+            "4.2",
+        ),
+    ),
+)
+
+# -- ntpdata ------------------------------------------------------------------
+
+_NTPDATA_COMMON = (
+    Field("remote address", W.ADDRESS, C.ADDRESS, "remote_address"),
+    Field("local address", W.ADDRESS, C.ADDRESS, "local_address"),
+    Field("remote port", W.UINT16, C.PORT, "remote_port"),
+    Field("leap status", W.UINT8, C.ENUM, "leap_status", m.LeapStatus),
+    Field("version", W.UINT8, C.COUNT, "version"),
+    Field("mode", W.UINT8, C.ENUM, "mode", m.NTPMode),
+    Field("stratum", W.UINT8, C.COUNT, "stratum", **_STRATUM),
+    Field("poll", W.INT8, C.INTERVAL_LOG2_SECONDS, "poll"),
+    Field("precision", W.INT8, C.INTERVAL_LOG2_SECONDS, "precision"),
+    Field("root delay", W.FLOAT, C.MEASURE_SECONDS, "root_delay", low=0),
+    Field("root dispersion", W.FLOAT, C.MEASURE_SECONDS, "root_dispersion", low=0),
+    _REFID,
+    Field("reference time", W.TIMESPEC, C.TIME, "ref_time", low=0),
+    Field("offset", W.FLOAT, C.OFFSET_SECONDS, "offset"),
+    Field("peer delay", W.FLOAT, C.MEASURE_SECONDS, "peer_delay"),
+    Field("peer dispersion", W.FLOAT, C.MEASURE_SECONDS, "peer_dispersion"),
+    Field("response time", W.FLOAT, C.MEASURE_SECONDS, "response_time"),
+    Field("jitter asymmetry", W.FLOAT, C.RATIO, "jitter_asymmetry"),
+    Field("flags", W.UINT16, C.FLAGS, "flags", m.NTPFlags),
+    Field("transmit timestamping", W.UINT8, C.ENUM, "tx_timestamping", m.Timestamping),
+    Field("receive timestamping", W.UINT8, C.ENUM, "rx_timestamping", m.Timestamping),
+    _counter("transmitted messages", "tx_messages"),
+    _counter("received messages", "rx_messages"),
+    _counter("received valid messages", "rx_valid_messages"),
+    _counter("received good messages", "rx_good_messages"),
+)
+
+NTPDATA = Report(
+    name="ntpdata",
+    model=m.NTPData,
+    getter="get_ntp_data",
+    count_request=COUNT_REQUEST,
+    record_request=57,
+    record_arg=RecordArg.ADDRESS,
+    description="The last NTP exchange with each NTP source (refclocks have none).",
+    responses=(
+        Response(16, (*_NTPDATA_COMMON, *_reserved(3)), "3.2"),
+        Response(
+            26,
+            (
+                *_NTPDATA_COMMON,
+                _counter("kernel transmit timestamps", "kernel_tx_timestamps"),
+                _counter("kernel receive timestamps", "kernel_rx_timestamps"),
+                _counter("hardware transmit timestamps", "hw_tx_timestamps"),
+                _counter("hardware receive timestamps", "hw_rx_timestamps"),
+                *_reserved(4),
+            ),
+            "4.2",
+        ),
+    ),
+    derived=(Derived("reference_id_name", "reference ID", Conv.REFID_NAME),),
+)
+
+# -- serverstats --------------------------------------------------------------
+
+
+def _serverstats(wire: Wire, *names: str) -> tuple[Field, ...]:
+    return tuple(_counter(name, _SERVERSTATS_ATTRS[name], wire) for name in names)
+
+
+_SERVERSTATS_ATTRS = {
+    "received NTP requests": "ntp_requests",
+    "accepted NTS-KE connections": "nts_ke_connections",
+    "received command requests": "command_requests",
+    "dropped NTP requests": "dropped_ntp_requests",
+    "dropped NTS-KE connections": "dropped_nts_ke_connections",
+    "dropped command requests": "dropped_command_requests",
+    "dropped client log records": "dropped_client_log_records",
+    "received authenticated NTP requests": "authenticated_ntp_requests",
+    "received interleaved NTP requests": "interleaved_ntp_requests",
+    "held NTP timestamps": "held_ntp_timestamps",
+    "NTP timestamp span": "ntp_timestamp_span",
+    "served daemon RX timestamps": "daemon_rx_timestamps",
+    "served daemon TX timestamps": "daemon_tx_timestamps",
+    "served kernel RX timestamps": "kernel_rx_timestamps",
+    "served kernel TX timestamps": "kernel_tx_timestamps",
+    "served hardware RX timestamps": "hw_rx_timestamps",
+    "served hardware TX timestamps": "hw_tx_timestamps",
+}
+_SERVERSTATS_V2 = tuple(_SERVERSTATS_ATTRS)[:8]
+_SERVERSTATS_V3 = tuple(_SERVERSTATS_ATTRS)[:11]
+
+SERVERSTATS = Report(
+    name="serverstats",
+    model=m.ServerStats,
+    getter="get_server_stats",
+    record_request=54,
+    record_arg=RecordArg.NONE,
+    description="Counters of the NTP, NTS-KE and command servers.",
+    responses=(
+        Response(
+            14,
+            _serverstats(
+                W.UINT32,
+                "received NTP requests",
+                "received command requests",
+                "dropped NTP requests",
+                "dropped command requests",
+                "dropped client log records",
+            ),
+            "3.1",
+        ),
+        Response(22, _serverstats(W.UINT32, *_SERVERSTATS_V2), "4.0"),
+        Response(24, _serverstats(W.UINT32, *_SERVERSTATS_V3), "4.1"),
+        Response(
+            25,
+            (*_serverstats(W.UINT64, *_SERVERSTATS_ATTRS), *_reserved(4, W.UINT64)),
+            "4.4",
+        ),
+    ),
+)
+
+# -- activity -----------------------------------------------------------------
+
+ACTIVITY = Report(
+    name="activity",
+    model=m.Activity,
+    getter="get_activity",
+    record_request=44,
+    record_arg=RecordArg.NONE,
+    open_over_udp=True,
+    description="How many sources are online, offline, bursting or unresolved.",
+    responses=(
+        Response(
+            12,
+            (
+                _counter("online sources", "online"),
+                _counter("offline sources", "offline"),
+                _counter("burst online-return sources", "burst_online"),
+                _counter("burst offline-return sources", "burst_offline"),
+                _counter("unresolved sources", "unresolved"),
+            ),
+            "1.0",
+        ),
+    ),
+)
+
+# -- authdata -----------------------------------------------------------------
+
+AUTHDATA = Report(
+    name="authdata",
+    model=m.AuthData,
+    getter="get_auth_data",
+    count_request=COUNT_REQUEST,
+    record_request=67,
+    record_arg=RecordArg.ADDRESS,
+    description="Authentication (symmetric key or NTS) of each NTP source (chronyd 4.0+).",
+    responses=(
+        Response(
+            20,
+            (
+                Field("mode", W.UINT16, C.ENUM, "mode", m.AuthMode),
+                Field("key type", W.UINT16, C.ENUM, "key_type", m.KeyType),
+                Field("key ID", W.UINT32, C.INDEX, "key_id"),
+                Field("key length", W.UINT16, C.LENGTH_BITS, "key_length"),
+                Field("key establishment attempts", W.UINT16, C.COUNT, "ke_attempts"),
+                Field("last key establishment ago", W.UINT32, C.INTERVAL_SECONDS, "last_ke_ago"),
+                Field("cookies", W.UINT16, C.COUNT, "cookies"),
+                Field("cookie length", W.UINT16, C.LENGTH_BYTES, "cookie_length"),
+                Field("NAK", W.UINT16, C.BOOLEAN, "nak"),
+                *_reserved(1, W.UINT16),
+            ),
+            "4.0",
+        ),
+    ),
+    # ``address`` is the request's own address, taken from the sourcestats record.
+    derived=(Derived("address", "address", Conv.REQUEST_ADDRESS),),
+)
+
+# -- rtcdata ------------------------------------------------------------------
+
+RTCDATA = Report(
+    name="rtcdata",
+    model=m.RTCData,
+    getter="get_rtc_data",
+    record_request=35,
+    record_arg=RecordArg.NONE,
+    open_over_udp=True,
+    description="Real-time clock tracking; None when chronyd does not track the RTC.",
+    responses=(
+        Response(
+            7,
+            (
+                Field("reference time", W.TIMESPEC, C.TIME, "ref_time", low=0),
+                Field("samples", W.UINT16, C.COUNT, "samples"),
+                Field("runs", W.UINT16, C.COUNT, "runs"),
+                Field("span", W.UINT32, C.INTERVAL_SECONDS, "span"),
+                Field("offset", W.FLOAT, C.OFFSET_SECONDS, "offset"),
+                Field("frequency offset", W.FLOAT, C.OFFSET_PPM, "freq_offset"),
+            ),
+            "1.0",
+        ),
+    ),
+)
+
+# -- smoothing ----------------------------------------------------------------
+
+SMOOTHING = Report(
+    name="smoothing",
+    model=m.Smoothing,
+    getter="get_smoothing",
+    record_request=51,
+    record_arg=RecordArg.NONE,
+    open_over_udp=True,
+    description="Server time smoothing (smoothtime directive).",
+    responses=(
+        Response(
+            13,
+            (
+                Field("flags", W.UINT32, C.FLAGS, "flags", m.SmoothingFlags),
+                Field("offset", W.FLOAT, C.OFFSET_SECONDS, "offset"),
+                Field("frequency offset", W.FLOAT, C.OFFSET_PPM, "freq_offset"),
+                Field("wander", W.FLOAT, C.OFFSET_PPM_PER_SECOND, "wander"),
+                Field("last update ago", W.FLOAT, C.INTERVAL_SECONDS, "last_update_ago"),
+                Field("remaining time", W.FLOAT, C.INTERVAL_SECONDS, "remaining_time"),
+            ),
+            "2.0",
+        ),
+    ),
+)
+
+#: All reports, in libchrony's order.
+REPORTS: tuple[Report, ...] = (
+    TRACKING,
+    SOURCES,
+    SOURCESTATS,
+    SELECTDATA,
+    ACTIVITY,
+    AUTHDATA,
+    NTPDATA,
+    SERVERSTATS,
+    RTCDATA,
+    SMOOTHING,
+)
+REPORTS_BY_NAME: dict[str, Report] = {r.name: r for r in REPORTS}
