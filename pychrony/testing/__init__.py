@@ -1,0 +1,99 @@
+"""pychrony's testing kit: factories, scenarios, a scripted mock session.
+
+>>> from pychrony.testing import patched_chrony_connection, SCENARIO_LEAP_INSERT
+>>> with patched_chrony_connection(SCENARIO_LEAP_INSERT):
+...     import pychrony
+...     pychrony.get_tracking().is_leap_pending()
+True
+
+Pytest fixtures come from the ``pychrony`` plugin (:mod:`pychrony.testing.plugin`).
+"""
+
+from __future__ import annotations
+
+from .config import ERROR_OPERATIONS, ChronyStateConfig, RTCConfig, SourceConfig
+from .factories import (
+    RTCDATA_DEFAULTS,
+    SOURCE_DEFAULTS,
+    SOURCESTATS_DEFAULTS,
+    TRACKING_DEFAULTS,
+    make_activity,
+    make_auth_data,
+    make_ntp_data,
+    make_rtc_data,
+    make_select_data,
+    make_server_stats,
+    make_smoothing,
+    make_source,
+    make_source_stats,
+    make_tracking,
+)
+from .mock import MockSession
+from .patch import patched_chrony_connection
+from .records import RawRecord, encode_record
+from .scenarios import (
+    SCENARIO_GPS_REFCLOCK,
+    SCENARIO_LEAP_DELETE,
+    SCENARIO_LEAP_INSERT,
+    SCENARIO_MULTI_SOURCE,
+    SCENARIO_NO_SOURCES,
+    SCENARIO_NTP_SYNCED,
+    SCENARIO_PPS_REFCLOCK,
+    SCENARIO_RTC_AVAILABLE,
+    SCENARIO_RTC_UNAVAILABLE,
+    SCENARIO_UNSYNC,
+)
+from .state import ScriptedState, expected_reports, scripted_state
+
+#: Every preset, by name.
+SCENARIOS: dict[str, ChronyStateConfig] = {
+    "ntp_synced": SCENARIO_NTP_SYNCED,
+    "unsync": SCENARIO_UNSYNC,
+    "leap_insert": SCENARIO_LEAP_INSERT,
+    "leap_delete": SCENARIO_LEAP_DELETE,
+    "gps_refclock": SCENARIO_GPS_REFCLOCK,
+    "pps_refclock": SCENARIO_PPS_REFCLOCK,
+    "rtc_available": SCENARIO_RTC_AVAILABLE,
+    "rtc_unavailable": SCENARIO_RTC_UNAVAILABLE,
+    "multi_source": SCENARIO_MULTI_SOURCE,
+    "no_sources": SCENARIO_NO_SOURCES,
+}
+
+__all__ = [
+    "ERROR_OPERATIONS",
+    "RTCDATA_DEFAULTS",
+    "SCENARIOS",
+    "SCENARIO_GPS_REFCLOCK",
+    "SCENARIO_LEAP_DELETE",
+    "SCENARIO_LEAP_INSERT",
+    "SCENARIO_MULTI_SOURCE",
+    "SCENARIO_NO_SOURCES",
+    "SCENARIO_NTP_SYNCED",
+    "SCENARIO_PPS_REFCLOCK",
+    "SCENARIO_RTC_AVAILABLE",
+    "SCENARIO_RTC_UNAVAILABLE",
+    "SCENARIO_UNSYNC",
+    "SOURCESTATS_DEFAULTS",
+    "SOURCE_DEFAULTS",
+    "TRACKING_DEFAULTS",
+    "ChronyStateConfig",
+    "MockSession",
+    "RTCConfig",
+    "RawRecord",
+    "ScriptedState",
+    "SourceConfig",
+    "encode_record",
+    "expected_reports",
+    "make_activity",
+    "make_auth_data",
+    "make_ntp_data",
+    "make_rtc_data",
+    "make_select_data",
+    "make_server_stats",
+    "make_smoothing",
+    "make_source",
+    "make_source_stats",
+    "make_tracking",
+    "patched_chrony_connection",
+    "scripted_state",
+]

@@ -1,0 +1,164 @@
+"""Preset scenarios: chronyd states test authors need without hardware."""
+
+from __future__ import annotations
+
+from ..models import LeapStatus, SourceMode, SourceState
+from .config import ChronyStateConfig, RTCConfig, SourceConfig
+
+__all__ = [
+    "SCENARIO_GPS_REFCLOCK",
+    "SCENARIO_LEAP_DELETE",
+    "SCENARIO_LEAP_INSERT",
+    "SCENARIO_MULTI_SOURCE",
+    "SCENARIO_NO_SOURCES",
+    "SCENARIO_NTP_SYNCED",
+    "SCENARIO_PPS_REFCLOCK",
+    "SCENARIO_RTC_AVAILABLE",
+    "SCENARIO_RTC_UNAVAILABLE",
+    "SCENARIO_UNSYNC",
+]
+
+_SERVER = "192.0.2.100"
+
+#: Synchronised to one NTP server at stratum 2 (the default scenario).
+SCENARIO_NTP_SYNCED = ChronyStateConfig(
+    stratum=2,
+    reference_id=0xC0000264,  # 192.0.2.100
+    reference_ip=_SERVER,
+    sources=[SourceConfig(address=_SERVER, stratum=1)],
+)
+
+#: Not synchronised: no reference, stratum 16, leap status unsynchronised.
+SCENARIO_UNSYNC = ChronyStateConfig(
+    stratum=16,
+    reference_id=0,
+    reference_ip="",
+    leap_status=LeapStatus.UNSYNC,
+    ref_time=0.0,
+    offset=0.0,
+    last_offset=0.0,
+    rms_offset=0.0,
+    update_interval=0.0,
+    sources=[
+        SourceConfig(
+            address=_SERVER,
+            state=SourceState.UNSELECTED,
+            reachability=0,
+            stratum=0,
+            last_sample_ago=0xFFFFFFFF,
+            orig_latest_meas=0.0,
+            latest_meas=0.0,
+            latest_meas_err=0.0,
+            samples=0,
+            runs=0,
+            span=0,
+        )
+    ],
+)
+
+#: A leap second will be inserted at the end of the day.
+SCENARIO_LEAP_INSERT = ChronyStateConfig(
+    reference_id=0xC0000264,
+    reference_ip=_SERVER,
+    leap_status=LeapStatus.INSERT,
+    sources=[SourceConfig(address=_SERVER, stratum=1)],
+)
+
+#: A leap second will be deleted at the end of the day.
+SCENARIO_LEAP_DELETE = ChronyStateConfig(
+    reference_id=0xC0000264,
+    reference_ip=_SERVER,
+    leap_status=LeapStatus.DELETE,
+    sources=[SourceConfig(address=_SERVER, stratum=1)],
+)
+
+#: Synchronised to a GPS reference clock (stratum 1, reference ID "GPS").
+SCENARIO_GPS_REFCLOCK = ChronyStateConfig(
+    stratum=1,
+    reference_id=0x47505300,  # "GPS"
+    reference_ip="",
+    root_delay=0.0,
+    root_dispersion=0.00001,
+    sources=[
+        SourceConfig(
+            address="GPS",
+            mode=SourceMode.REFCLOCK,
+            stratum=0,
+            poll=4,
+            latest_meas_err=0.0000005,
+        )
+    ],
+)
+
+#: Synchronised to a PPS reference clock (reference ID "PPS").
+SCENARIO_PPS_REFCLOCK = ChronyStateConfig(
+    stratum=1,
+    reference_id=0x50505300,  # "PPS"
+    reference_ip="",
+    root_delay=0.0,
+    root_dispersion=0.000001,
+    sources=[
+        SourceConfig(
+            address="PPS",
+            mode=SourceMode.REFCLOCK,
+            stratum=0,
+            poll=4,
+            latest_meas_err=0.00000005,
+        )
+    ],
+)
+
+#: chronyd tracks the RTC.
+SCENARIO_RTC_AVAILABLE = ChronyStateConfig(
+    reference_id=0xC0000264,
+    reference_ip=_SERVER,
+    sources=[SourceConfig(address=_SERVER, stratum=1)],
+    rtc=RTCConfig(available=True),
+)
+
+#: chronyd does not track the RTC: get_rtc_data() is None.
+SCENARIO_RTC_UNAVAILABLE = ChronyStateConfig(
+    reference_id=0xC0000264,
+    reference_ip=_SERVER,
+    sources=[SourceConfig(address=_SERVER, stratum=1)],
+    rtc=RTCConfig(available=False),
+)
+
+#: A selected, a selectable, an unreachable and a falseticker source.
+SCENARIO_MULTI_SOURCE = ChronyStateConfig(
+    reference_id=0xC0000264,
+    reference_ip=_SERVER,
+    sources=[
+        SourceConfig(address=_SERVER, stratum=1, state=SourceState.SELECTED),
+        SourceConfig(
+            address="192.0.2.101",
+            state=SourceState.SELECTABLE,
+            last_sample_ago=64,
+            orig_latest_meas=0.000234567,
+            latest_meas=0.000234567,
+            latest_meas_err=0.00002,
+        ),
+        SourceConfig(
+            address="2001:db8::102",
+            state=SourceState.UNSELECTED,
+            reachability=0,
+            last_sample_ago=3600,
+            orig_latest_meas=0.0,
+            latest_meas=0.0,
+            latest_meas_err=0.0,
+        ),
+        SourceConfig(
+            address="192.0.2.103",
+            state=SourceState.FALSETICKER,
+            reachability=128,
+            orig_latest_meas=1.23456789,
+            latest_meas=1.23456789,
+            latest_meas_err=0.1,
+        ),
+    ],
+)
+
+#: chronyd with no sources configured.
+SCENARIO_NO_SOURCES = ChronyStateConfig(
+    stratum=16, reference_id=0, reference_ip="", leap_status=LeapStatus.UNSYNC, sources=[]
+)
