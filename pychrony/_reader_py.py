@@ -81,6 +81,8 @@ def _compile(session: Session, report: Report) -> tuple[_Step, ...]:
     for attr in dataclasses.fields(report.model):
         source = sources.get(attr.name)
         if source is None:  # not filled from the wire (e.g. Source.name)
+            if attr.default is dataclasses.MISSING:
+                raise ChronyDataError(f"{report.name}: the registry fills no {attr.name!r}")
             steps.append(_constant(attr.default))
         elif isinstance(source, Derived):
             steps.append(_derived_step(session, report, source))

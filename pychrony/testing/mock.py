@@ -24,16 +24,21 @@ __all__ = ["MockSession"]
 
 
 class MockSession:
-    """A Session serving ``config``'s scripted state (see :mod:`pychrony._session`)."""
+    """A Session serving ``config``'s scripted state (see :mod:`pychrony._session`).
 
-    def __init__(self, config: ChronyStateConfig, address: str = "mock") -> None:
+    ``state`` replaces the records derived from ``config`` (e.g. corrupted ones).
+    """
+
+    def __init__(
+        self, config: ChronyStateConfig, state: ScriptedState | None = None, address: str = "mock"
+    ) -> None:
         self.config = config
         self.address = address
         self.requests: list[tuple[str, int]] = []  # (report, record index) asked for
         self.closed = False
         self._fail("open", None)
         self._fail("init", None)
-        self._state: ScriptedState = scripted_state(config)
+        self._state: ScriptedState = state or scripted_state(config)
         self._record: RawRecord | None = None
         self._fields: tuple[Field, ...] = ()
 

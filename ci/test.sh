@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): sets up everything the tests need on a fresh
+# Debian machine, then runs lint and the whole suite over both readers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v chronyd >/dev/null || need+=(chrony)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v gcc >/dev/null || need+=(gcc)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "ci/test.sh: please install ${need[*]} (Debian: apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+fi
+
+VENV=${PYCHRONY_VENV:-.venv}
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+# shellcheck disable=SC1091
+. "$VENV/bin/activate"
+python -m pip install -q -U pip setuptools wheel 'Cython>=3.0.8'
+python -m pip install -q -e '.[test,dev]'
+
+echo "== lint"
+ruff check .
+ruff format --check .
+
+echo "== tests"
+python -m pytest "$@"
