@@ -1,0 +1,109 @@
+"""Generate docs/reference.md from the field registry (``--check``: fail if stale)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from enum import Enum, IntFlag
+from pathlib import Path
+
+from pychrony.registry import REPORTS, Field, Report
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "reference.md"
+
+
+def _type(field: Field, model: type) -> str:
+    if field.enum is not None:
+        return field.enum.__name__
+    hint = {f.name: f.type for f in dataclasses.fields(model)}.get(field.attr or "", "")
+    return str(hint)
+
+
+def _constants(field: Field) -> str:
+    if field.enum is None:
+        return ""
+    kind = "flags" if issubclass(field.enum, IntFlag) else "values"
+    members: list[Enum] = list(field.enum)
+    return f"{kind}: " + ", ".join(f"{m.name}={m.value}" for m in members)
+
+
+def _bounds(field: Field) -> str:
+    low, high = field.bounds
+    if field.low is None and field.high is None:
+        return ""
+    if field.high is None:
+        return f"≥ {low:g}"
+    return f"{low:g}…{high:g}"
+
+
+def _report(report: Report) -> list[str]:
+    lines = [f"## {report.name}", "", report.description, ""]
+    getter = f"`ChronyConnection.{report.getter}()`"
+    count = "one record per source" if report.multi else "one record"
+    udp = "yes" if report.open_over_udp else "no (Unix socket only, unless `opencommands`)"
+    lines += [
+        f"- Method: {getter} → `{report.model.__name__}`; {count}.",
+        f"- Request code {report.record_request}"
+        + (f" (record count: request {report.count_request})" if report.multi else "")
+        + f"; answered over UDP: {udp}.",
+        "- Reply layouts: "
+        + ", ".join(
+            f"code {r.code} ({len(r.fields)} fields, {r.length} bytes, chronyd {r.since}+)"
+            for r in report.responses
+        )
+        + ".",
+        "",
+        "| libchrony field | wire | content | attribute | type | constants / bounds |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    seen: set[str] = set()
+    for response in reversed(report.responses):
+        for field in response.fields:
+            if field.name in seen:
+                continue
+            seen.add(field.name)
+            extra = "; ".join(x for x in (_constants(field), _bounds(field)) if x)
+            name = field.name + (f" / {field.alt_name}" if field.alt_name else "")
+            attr = f"`{field.attr}`" if field.attr else "—"
+            kind = _type(field, report.model) if field.attr else ""
+            lines.append(
+                f"| {name} | {field.wire.name} | {field.content.name} | {attr} | {kind} | {extra} |"
+            )
+    for derived in report.derived:
+        lines.append(
+            f"| (derived from {derived.source}) | | | `{derived.attr}` | {derived.conv.name} | |"
+        )
+    return [*lines, ""]
+
+
+def render() -> str:
+    """The whole reference as Markdown."""
+    lines = [
+        "# Field reference",
+        "",
+        "Generated from `pychrony/registry.py` by `python ci/field_reference.py`; do not edit.",
+        "Attributes missing from an older chronyd's reply layout are `None`.",
+        "",
+    ]
+    for report in REPORTS:
+        lines += _report(report)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail if docs/reference.md is stale")
+    args = parser.parse_args()
+    text = render()
+    if args.check:
+        if not OUT.exists() or OUT.read_text() != text:
+            print(f"{OUT} is stale: run python ci/field_reference.py", file=sys.stderr)
+            return 1
+        return 0
+    OUT.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
