@@ -13,7 +13,7 @@ from .exceptions import (
     ChronyPermissionError,
 )
 
-__all__ = ["LibchronyError", "libchrony_error", "open_error"]
+__all__ = ["LibchronyError", "libchrony_error", "open_error", "status_error"]
 
 
 class LibchronyError:
@@ -57,22 +57,51 @@ def open_error(address: str, code: int) -> ChronyError:
     )
 
 
-def libchrony_error(code: int, report: str, stage: str) -> ChronyError:
-    """The exception for a libchrony error ``code`` while ``stage`` of ``report``."""
+def libchrony_error(code: int, report: str, stage: str, detail: str = "") -> ChronyError:
+    """The exception for a libchrony error ``code`` while ``stage`` of ``report``.
+
+    ``detail`` (what exactly chronyd said, when known) is appended in parentheses.
+    """
     e = LibchronyError
     where = f"{stage} {report}"
+    note = f" ({detail})" if detail else ""
     if code == e.UNAUTHORIZED:
         return ChronyPermissionError(
             f"chronyd refused {report}: not authorised (over UDP only monitoring "
-            "commands are open; use the Unix socket or chronyd's 'opencommands')",
+            "commands are open; use the Unix socket or chronyd's 'opencommands')" + note,
             code,
         )
     if code == e.DISABLED:
-        return ChronyDisabledError(f"chronyd does not provide {report} (disabled)", code)
+        return ChronyDisabledError(f"chronyd does not provide {report} (disabled){note}", code)
     if code in (e.SEND_FAILED, e.RECV_FAILED):
-        return ChronyConnectionError(f"Lost the connection to chronyd while {where}", code)
+        return ChronyConnectionError(f"Lost the connection to chronyd while {where}{note}", code)
     if code == e.NEW_SERVER:
-        return ChronyDataError(f"{report}: chronyd is newer than pychrony supports", code)
+        return ChronyDataError(f"{report}: chronyd is newer than pychrony supports{note}", code)
     if code == e.OLD_SERVER:
-        return ChronyDataError(f"{report}: chronyd is too old to provide it", code)
-    return ChronyDataError(f"Failed {where}", code)
+        return ChronyDataError(f"{report}: chronyd is too old to provide it{note}", code)
+    return ChronyDataError(f"Failed {where}{note}", code)
+
+
+# chronyd's status codes (candm.h STT_*) -> (libchrony error, what chronyd meant).
+_STATUS = {
+    2: (LibchronyError.UNAUTHORIZED, ""),
+    3: (LibchronyError.OLD_SERVER, "chronyd does not know this request"),
+    6: (LibchronyError.DISABLED, ""),
+    13: (LibchronyError.DISABLED, "no RTC is tracked"),
+    18: (LibchronyError.NEW_SERVER, "chronyd rejected protocol version 6"),
+    19: (LibchronyError.NEW_SERVER, "chronyd expects longer requests"),
+}
+
+
+def status_error(status: int, report: str, since: str | None = None) -> ChronyError:
+    """The exception for a reply with chronyd status ``status`` (not success) to ``report``.
+
+    Codes follow libchrony's mapping, so both backends raise the same errors;
+    ``since`` (first chronyd version with the report) completes "too old".
+    """
+    code, detail = _STATUS.get(
+        status, (LibchronyError.UNEXPECTED_STATUS, f"unexpected chronyd status {status}")
+    )
+    if code == LibchronyError.OLD_SERVER and since:
+        detail += f"; it needs chronyd {since} or newer"
+    return libchrony_error(code, report, "reading", detail)

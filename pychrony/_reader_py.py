@@ -114,6 +114,8 @@ def _constant(value: Any) -> _Step:
 def _derived_step(session: Session, report: Report, derived: Derived) -> _Step:
     if derived.conv is Conv.REQUEST_ADDRESS:
         return lambda s: s.request_address()
+    if derived.conv is Conv.SOURCE_NAME:
+        return _source_name
     field = report.field(derived.source)
     index = _index(session, field)
     if index < 0:
@@ -121,6 +123,12 @@ def _derived_step(session: Session, report: Report, derived: Derived) -> _Step:
     if derived.conv is Conv.REFID_NAME:
         return lambda s: refid_name(s.get_uinteger(index))
     raise AssertionError(f"unsupported derived conversion {derived.conv!r}")
+
+
+def _source_name(session: Session) -> str | None:
+    # Plans are shared by all sessions: ask each one whether it has the hook.
+    hook = getattr(session, "source_name", None)
+    return hook() if hook is not None else None  # type: ignore[no-any-return]
 
 
 def _field_step(session: Session, report: Report, field: Field, index: int) -> _Step:

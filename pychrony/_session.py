@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from .registry import Report
 
-__all__ = ["PrefetchingSession", "Session"]
+__all__ = ["NamingSession", "PrefetchingSession", "Session"]
 
 
 @runtime_checkable
@@ -60,3 +60,12 @@ class PrefetchingSession(Session, Protocol):
 
     def prefetch(self, report: Report, count: int) -> None:
         """Fetch records ``0..count-1`` of ``report`` ahead of ``request_record``."""
+
+
+@runtime_checkable
+class NamingSession(Session, Protocol):
+    """A session that can tell the configured name of a source (chronyd 4.0+)."""
+
+    def source_name(self) -> str | None:
+        """Name the current ``sources`` record was configured with; None when
+        unknown (refclocks, older chronyd)."""

@@ -102,8 +102,9 @@ class SelectOptions(IntFlag):
 
 
 class NTPMode(Enum):
-    """NTP mode of the remote side (``ntpdata``)."""
+    """NTP mode of the remote side (``ntpdata``); INVALID until a packet arrived."""
 
+    INVALID = 0
     ACTIVE_SYMMETRIC = 1
     PASSIVE_SYMMETRIC = 2
     CLIENT = 3
@@ -112,8 +113,9 @@ class NTPMode(Enum):
 
 
 class Timestamping(Enum):
-    """Where a packet was timestamped (``ntpdata``)."""
+    """Where a packet was timestamped (``ntpdata``); INVALID until a packet arrived."""
 
+    INVALID = 0
     DAEMON = ord("D")
     KERNEL = ord("K")
     HARDWARE = ord("H")

@@ -26,6 +26,10 @@ __all__ = [
     "REPORTS_BY_NAME",
     "REQUEST_HEADER_LEN",
     "RESPONSE_HEADER_LEN",
+    "SOURCE_NAME_LENGTH",
+    "SOURCE_NAME_REQUEST",
+    "SOURCE_NAME_RESPONSE",
+    "SOURCE_NAME_SINCE",
     "Content",
     "Conv",
     "Derived",
@@ -129,6 +133,7 @@ class Conv(IntEnum):
     FLAGS = 8  # integer -> IntFlag
     BOOL = 9  # integer -> bool
     REQUEST_ADDRESS = 10  # the address the record was requested by
+    SOURCE_NAME = 11  # the source's configured name (source-name request); None if unknown
 
 
 class RecordArg(IntEnum):
@@ -304,6 +309,14 @@ COUNT_FIELD = Field("sources", W.UINT32, C.COUNT)
 COUNT_REQUEST = 14
 COUNT_RESPONSE = Response(2, (COUNT_FIELD,), "1.0")
 
+#: REQ_NTP_SOURCE_NAME: the name an NTP source was configured with, asked by its
+#: address (IPAddr); the reply RPY_NTP_SOURCE_NAME holds a NUL-padded string of
+#: SOURCE_NAME_LENGTH bytes. Open over UDP. Refclocks have no name.
+SOURCE_NAME_REQUEST = 65
+SOURCE_NAME_RESPONSE = 19
+SOURCE_NAME_LENGTH = 256
+SOURCE_NAME_SINCE = "4.0"
+
 _REFID = Field("reference ID", W.UINT32, C.REFERENCE_ID, "reference_id")
 _STATS_ADDRESS = Field(
     "address", W.ADDRESS, C.ADDRESS, "address", conv=Conv.ADDRESS_OR_NAME, fallback="reference ID"
@@ -394,6 +407,8 @@ SOURCES = Report(
             "1.0",
         ),
     ),
+    # Sessions that can ask chronyd (SOURCE_NAME_REQUEST) fill it; others give None.
+    derived=(Derived("name", "address", Conv.SOURCE_NAME),),
 )
 
 # -- sourcestats --------------------------------------------------------------

@@ -1,0 +1,732 @@
+"""pychrony's own chronyd client: the command protocol over a Unix or UDP socket.
+
+:func:`open_session` connects to chronyd's command socket (or UDP port) and
+returns a :class:`CmdmonSession`, which implements the session interface of
+:mod:`pychrony._session` (libchrony-shaped: count, request a record, typed
+getters) plus pipelined prefetching and source names. Packets are encoded and
+decoded by :mod:`pychrony._wire` from the field registry.
+
+Every wait is bounded: a request waits ``timeout`` seconds for its reply and is
+sent at most ``attempts`` times (each time with a new random sequence number;
+a late reply to an earlier attempt still counts), so one exchange never takes
+much longer than ``timeout * attempts``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import socket
+import stat
+import string
+import tempfile
+import weakref
+from collections import deque
+from collections.abc import Callable
+from random import getrandbits
+from secrets import choice
+from time import monotonic
+from typing import Any, Final
+
+from . import registry as reg
+from ._address import Endpoint, candidates
+from ._errors import LibchronyError, libchrony_error, open_error
+from ._wire import (
+    COUNT_LAYOUT,
+    LAYOUTS,
+    NAME_REQUEST_LENGTH,
+    Layout,
+    ReplyHeader,
+    Status,
+    check_status,
+    decode_name,
+    encode_index,
+    encode_request,
+    parse_reply_header,
+    request_length,
+)
+from .exceptions import (
+    ChronyConnectionError,
+    ChronyDataError,
+    ChronyError,
+    ChronyPermissionError,
+    ChronyTimeoutError,
+)
+from .registry import RecordArg, Report
+
+__all__ = ["WINDOW", "CmdmonSession", "open_session"]
+
+#: Most requests in flight at once when prefetching. Linux queues at most
+#: ``net.unix.max_dgram_qlen`` (10 by default) datagrams per Unix socket and
+#: chronyd drops a reply it cannot queue, so the window stays below that.
+WINDOW: Final = 8
+#: Receive buffer: larger than any reply; a datagram filling it is oversized.
+_RECV_SIZE: Final = 2048
+#: Longest ``sun_path`` (108 bytes with the terminating NUL).
+_SUN_PATH_MAX: Final = 107
+_DIR_PREFIX: Final = "pychrony."
+_NAME_ALPHABET: Final = string.ascii_letters + string.digits
+
+_SOURCES: Final = reg.SOURCES
+_SOURCESTATS: Final = reg.SOURCESTATS
+_COUNT_WHAT: Final = "the number of sources"
+#: send() errors of a Unix socket whose chronyd went away (restarted?).
+_PEER_GONE: Final = frozenset({errno.ECONNREFUSED, errno.ENOTCONN})
+
+
+def open_session(address: str | None, *, timeout: float, attempts: int) -> CmdmonSession:
+    """A session to chronyd at ``address`` (see :func:`pychrony._address.candidates`).
+
+    With ``address`` None every default endpoint is tried in order: a missing
+    socket means the next one; a UDP endpoint is taken when it answers.
+    """
+    endpoints = candidates(address)
+    if address:
+        return _open(endpoints[0], timeout, attempts)
+    failures: list[tuple[Endpoint, ChronyError]] = []
+    for endpoint in endpoints:
+        try:
+            session = _open(endpoint, timeout, attempts)
+            if not endpoint.is_unix:
+                session.probe()
+        except (ChronyConnectionError, ChronyPermissionError) as exc:
+            failures.append((endpoint, exc))
+            continue
+        return session
+    raise _auto_error(failures)
+
+
+def _open(endpoint: Endpoint, timeout: float, attempts: int) -> CmdmonSession:
+    if endpoint.path is not None:
+        sock, client_dir = _open_unix(endpoint.path)
+        window = _unix_window()
+    else:
+        sock, client_dir = _open_udp(str(endpoint.host), endpoint.port), None
+        window = WINDOW
+    return CmdmonSession(sock, endpoint, timeout, attempts, client_dir, window)
+
+
+def _auto_error(failures: list[tuple[Endpoint, ChronyError]]) -> ChronyError:
+    tried = "; ".join(f"{endpoint}: {exc.message}" for endpoint, exc in failures)
+    for _, exc in failures:
+        if isinstance(exc, ChronyPermissionError):
+            return ChronyPermissionError(
+                f"{exc.message}. No other endpoint answered either (tried {tried})",
+                exc.error_code,
+            )
+    code = failures[0][1].error_code if failures else None
+    return ChronyConnectionError(
+        f"Cannot reach chronyd: tried {tried}. Is chronyd running? Pass its socket path "
+        "or address explicitly if it listens elsewhere",
+        code,
+    )
+
+
+# -- sockets ------------------------------------------------------------------
+
+
+class _ClientDir:
+    """The directories holding our Unix socket: ``<server dir>/pychrony.XXXXXXXX/<random>/sock``.
+
+    chronyd may run as another user and may write to its own directory, where
+    ours is created. So: the outer directory is made by ``mkdtemp`` (mode 0700,
+    opened without following symlinks and checked to be ours), the inner one
+    has a secret random name, and the socket is made writable while both are
+    still 0700; only then are the directories opened to 0711 (enter, not list).
+    Everything inside is reached through the outer directory's descriptor.
+    """
+
+    def __init__(self, server_path: str) -> None:
+        self.pid = os.getpid()
+        self.path = ""
+        self.fd = -1
+        self.inner = "".join(choice(_NAME_ALPHABET) for _ in range(12))
+        parent = os.path.dirname(server_path) or "."
+        self.path = tempfile.mkdtemp(prefix=_DIR_PREFIX, dir=parent)
+        try:
+            self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            st, lst = os.fstat(self.fd), os.lstat(self.path)
+            if (
+                not stat.S_ISDIR(st.st_mode)
+                or st.st_uid != os.geteuid()
+                or stat.S_IMODE(st.st_mode) != 0o700
+                or (st.st_dev, st.st_ino) != (lst.st_dev, lst.st_ino)
+            ):
+                raise OSError(errno.EPROTO, f"{self.path} is not the directory just created")
+            os.mkdir(self.inner, 0o700, dir_fd=self.fd)
+        except BaseException:
+            self.remove()
+            raise
+
+    @property
+    def socket_path(self) -> str:
+        """Where our socket is bound."""
+        return f"{self.path}/{self.inner}/sock"
+
+    def open_up(self) -> None:
+        """Let chronyd (any user) reach the bound socket: it needs to write to it."""
+        os.chmod(f"{self.inner}/sock", 0o666, dir_fd=self.fd, follow_symlinks=False)
+        os.chmod(self.inner, 0o711, dir_fd=self.fd)
+        os.fchmod(self.fd, 0o711)
+
+    def remove(self) -> None:
+        """Remove the socket file and both directories (idempotent, never raises)."""
+        fd, self.fd = self.fd, -1
+        if self.pid != os.getpid():  # a forked child: the files are its parent's
+            if fd >= 0:
+                os.close(fd)
+            return
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.unlink(f"{self.inner}/sock", dir_fd=fd)
+            with contextlib.suppress(OSError):
+                os.rmdir(self.inner, dir_fd=fd)
+            os.close(fd)
+        if self.path:
+            with contextlib.suppress(OSError):
+                os.rmdir(self.path)
+            self.path = ""
+
+
+def _open_unix(path: str) -> tuple[socket.socket, _ClientDir]:
+    if len(os.fsencode(path)) > _SUN_PATH_MAX:
+        raise ChronyConnectionError(f"chronyd socket path is too long for a Unix socket: {path}")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    client_dir: _ClientDir | None = None
+    try:
+        try:
+            # Fails early (no files created) when the socket is missing, dead or
+            # not accessible.
+            sock.connect(path)
+        except OSError as exc:
+            raise open_error(path, -(exc.errno or errno.EIO)) from None
+        try:
+            client_dir = _ClientDir(path)
+        except PermissionError as exc:
+            raise ChronyPermissionError(
+                f"Permission denied creating pychrony's reply socket beside chronyd's socket "
+                f"in {os.path.dirname(path)}: like chronyc, pychrony needs to write there (run "
+                "as root or as chronyd's user), or use UDP (127.0.0.1) for the monitoring reports",
+                -errno.EACCES,
+            ) from exc
+        if len(os.fsencode(client_dir.socket_path)) > _SUN_PATH_MAX:
+            raise ChronyConnectionError(
+                f"chronyd socket path is too long to bind a reply socket beside it: {path}"
+            )
+        sock.bind(client_dir.socket_path)
+        client_dir.open_up()
+        sock.setblocking(False)
+        return sock, client_dir
+    except OSError as exc:
+        _discard(sock, client_dir)
+        raise ChronyConnectionError(
+            f"Cannot set up a socket to talk to chronyd at {path}: {exc}", -(exc.errno or 0)
+        ) from exc
+    except BaseException:
+        _discard(sock, client_dir)
+        raise
+
+
+def _open_udp(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    address = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+    try:
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+    except OSError as exc:
+        raise open_error(address, -(exc.errno or errno.EIO)) from None
+    try:
+        sock.connect((host, port))
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise open_error(address, -(exc.errno or errno.EIO)) from None
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _discard(sock: socket.socket, client_dir: _ClientDir | None) -> None:
+    sock.close()
+    if client_dir is not None:
+        client_dir.remove()
+
+
+_window_cache: list[int] = []
+
+
+def _unix_window() -> int:
+    """The pipelining window for Unix sockets: below the datagram queue limit."""
+    if not _window_cache:
+        try:
+            with open("/proc/sys/net/unix/max_dgram_qlen") as f:
+                qlen = int(f.read())
+        except (OSError, ValueError):
+            qlen = 10
+        _window_cache.append(max(1, min(WINDOW, qlen - 2)))
+    return _window_cache[0]
+
+
+# -- the session --------------------------------------------------------------
+
+
+class _Record:
+    """A decoded record and what the session knows besides its fields."""
+
+    __slots__ = ("address", "datagram", "layout", "name", "named", "values")
+
+    def __init__(self, layout: Layout, datagram: bytes, address: str = "") -> None:
+        self.layout = layout
+        self.values = layout.decode(datagram)
+        self.datagram = datagram
+        self.address = address  # the address it was requested by (ntpdata, authdata)
+        self.name: str | None = None
+        self.named = False  # whether ``name`` was asked of chronyd
+
+
+# What a prefetch reply is: a record, a sourcestats record giving an address, a name.
+_RECORD, _STATS, _NAME = range(3)
+
+
+class _Job:
+    """One request of a pipelined prefetch and its resends."""
+
+    __slots__ = ("address", "attempt", "command", "data", "expires", "index", "kind", "length")
+
+    def __init__(
+        self, kind: int, index: int, command: int, data: bytes, length: int, address: str = ""
+    ) -> None:
+        self.kind = kind
+        self.index = index
+        self.command = command
+        self.data = data
+        self.length = length
+        self.address = address
+        self.attempt = 0
+        self.expires = 0.0
+
+
+class CmdmonSession:
+    """A session to chronyd over one connected datagram socket.
+
+    Implements :class:`pychrony._session.Session`, ``PrefetchingSession`` and
+    ``NamingSession``. Not thread-safe: one session per thread.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        endpoint: Endpoint,
+        timeout: float,
+        attempts: int,
+        client_dir: _ClientDir | None = None,
+        window: int = WINDOW,
+    ) -> None:
+        self.endpoint = endpoint
+        self.address = str(endpoint)
+        self.timeout = timeout
+        self.attempts = attempts
+        self.window = window
+        self._sock = sock
+        self._pollin = select.poll()
+        self._pollin.register(sock, select.POLLIN)
+        self._pollout = select.poll()
+        self._pollout.register(sock, select.POLLOUT)
+        self._finalizer = weakref.finalize(self, _discard, sock, client_dir)
+        self._record: _Record | None = None
+        self._values: tuple[Any, ...] = ()
+        self._prefetched: tuple[Report, dict[int, _Record | None]] | None = None
+        self._lengths = {r.name: request_length(r) for r in reg.REPORTS}
+        self._names: bool | None = None  # does chronyd answer source-name requests?
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<CmdmonSession {self.address} {state}>"
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return not self._finalizer.alive
+
+    def close(self) -> None:
+        """Close the socket and remove its files; idempotent."""
+        self._finalizer()
+        self._record = None
+        self._values = ()
+        self._prefetched = None
+
+    # -- Session --------------------------------------------------------------
+
+    def record_count(self, report: Report) -> int:
+        """Records of ``report``: asked of chronyd for per-source reports, else 1."""
+        if report.count_request is None:
+            return 1
+        header, datagram = self._exchange(
+            report.count_request, b"", COUNT_LAYOUT.length, _COUNT_WHAT
+        )
+        check_status(header, report.name)
+        if header.code != COUNT_LAYOUT.code:
+            raise _unknown_layout(report.name, header.code)
+        _check_length(report.name, datagram, COUNT_LAYOUT)
+        return int(COUNT_LAYOUT.decode(datagram)[0])
+
+    def request_record(self, report: Report, index: int) -> bool:
+        """Make record ``index`` current; False when it has no data (a refclock in
+        ntpdata/authdata, or a source removed meanwhile)."""
+        prefetched = self._prefetched
+        if prefetched is not None and prefetched[0] is report and index in prefetched[1]:
+            record = prefetched[1].pop(index)
+        else:
+            self._prefetched = None
+            record = self._fetch(report, index)
+        self._record = record
+        self._values = record.values if record is not None else ()
+        return record is not None
+
+    def response_code(self) -> int:
+        """Reply code of the current record (its layout)."""
+        return self._current().layout.code
+
+    def field_index(self, name: str) -> int:
+        """Index of field ``name`` in the current record, or -1."""
+        return self._current().layout.index.get(name, -1)
+
+    def get_uinteger(self, index: int) -> int:
+        """Unsigned integer field (0 for a field of another type, as libchrony)."""
+        value = self._values[index]
+        return value if value.__class__ is int else 0
+
+    def get_integer(self, index: int) -> int:
+        """Signed integer field (0 for a field of another type)."""
+        value = self._values[index]
+        return value if value.__class__ is int else 0
+
+    def get_float(self, index: int) -> float:
+        """Floating-point field (NaN for a field of another type)."""
+        value = self._values[index]
+        return value if value.__class__ is float else float("nan")
+
+    def get_timespec(self, index: int) -> tuple[int, int]:
+        """Timespec field as (seconds, nanoseconds); (0, 0) for another type."""
+        value = self._values[index]
+        return value if value.__class__ is tuple else (0, 0)  # type: ignore[no-any-return]
+
+    def get_string(self, index: int) -> str | None:
+        """Address field as text; None when unspecified or not an address."""
+        value = self._values[index]
+        return value if value.__class__ is str else None
+
+    def request_address(self) -> str:
+        """Address the current record was requested by (ntpdata, authdata), else ""."""
+        return self._current().address
+
+    # -- NamingSession --------------------------------------------------------
+
+    def source_name(self) -> str | None:
+        """Name the current sources record was configured with (chronyd 4.0+).
+
+        None for refclocks, for a chronyd that does not tell, and for records of
+        other reports. Asked of chronyd unless :meth:`prefetch` already did.
+        """
+        record = self._current()
+        if not record.named:
+            record.named = True
+            address = self._name_address(record)
+            if address is not None:
+                header, datagram = self._exchange(
+                    reg.SOURCE_NAME_REQUEST, address, NAME_REQUEST_LENGTH, "source name"
+                )
+                record.name = self._decode_name(header, datagram)
+        return record.name
+
+    # -- PrefetchingSession ---------------------------------------------------
+
+    def prefetch(self, report: Report, count: int) -> None:
+        """Fetch records ``0..count-1`` of ``report`` with pipelined requests.
+
+        Up to :attr:`window` requests are in flight; replies are matched by
+        sequence number, missing ones resent after ``timeout``. Address-addressed
+        reports first ask sourcestats for each source's address; sources records
+        also get their names. The records then serve :meth:`request_record`.
+        """
+        self._prefetched = None
+        if report.record_arg is RecordArg.NONE or count <= 0:
+            return
+        records: dict[int, _Record | None] = {}
+        jobs: deque[_Job] = deque()
+        first = _SOURCESTATS if report.record_arg is RecordArg.ADDRESS else report
+        kind = _STATS if report.record_arg is RecordArg.ADDRESS else _RECORD
+        length = self._lengths[first.name]
+        for index in range(count):
+            jobs.append(_Job(kind, index, first.record_request, encode_index(index), length))
+
+        def handle(job: _Job, header: ReplyHeader, datagram: bytes) -> None:
+            if job.kind == _NAME:
+                record = records[job.index]
+                assert record is not None
+                record.name = self._decode_name(header, datagram)
+                return
+            if job.kind == _STATS:
+                stats = self._decode_record(_SOURCESTATS, header, datagram)
+                address = self._stats_address(stats)
+                if address is None:  # a refclock (or a source gone): no record
+                    records[job.index] = None
+                else:
+                    command, length = report.record_request, self._lengths[report.name]
+                    jobs.append(_Job(_RECORD, job.index, command, address[0], length, address[1]))
+                return
+            record = self._decode_record(report, header, datagram, job.address)
+            records[job.index] = record
+            if record is not None and report is _SOURCES:
+                record.named = True
+                address = self._name_address(record)
+                if address is not None:
+                    command, length = reg.SOURCE_NAME_REQUEST, NAME_REQUEST_LENGTH
+                    jobs.append(_Job(_NAME, job.index, command, address, length))
+
+        self._pipeline(jobs, handle, report.name)
+        self._prefetched = (report, records)
+
+    def probe(self) -> None:
+        """Check that chronyd answers (any reply counts); raise if it does not."""
+        self._exchange(reg.COUNT_REQUEST, b"", COUNT_LAYOUT.length, _COUNT_WHAT)
+
+    # -- records --------------------------------------------------------------
+
+    def _current(self) -> _Record:
+        record = self._record
+        if record is None:
+            raise ChronyError("No current record: request_record() did not make one current")
+        return record
+
+    def _fetch(self, report: Report, index: int) -> _Record | None:
+        """One record, requested and awaited on its own."""
+        arg = report.record_arg
+        address = ""
+        if arg is RecordArg.NONE:
+            if index != 0:
+                raise ChronyError(f"{report.name} has a single record, not record {index}")
+            data = b""
+        elif arg is RecordArg.INDEX:
+            data = encode_index(index)
+        else:
+            stats = self._fetch(_SOURCESTATS, index)
+            found = self._stats_address(stats)
+            if found is None:
+                return None
+            data, address = found
+        length = self._lengths[report.name]
+        header, datagram = self._exchange(report.record_request, data, length, report.name)
+        return self._decode_record(report, header, datagram, address)
+
+    def _decode_record(
+        self, report: Report, header: ReplyHeader, datagram: bytes, address: str = ""
+    ) -> _Record | None:
+        if header.status == Status.NO_SUCH_SOURCE and report.multi:
+            return None  # the source went away after it was counted
+        check_status(header, report.name, report.responses[0].since)
+        layout = LAYOUTS.get((report.name, header.code))
+        if layout is None:
+            raise _unknown_layout(report.name, header.code)
+        _check_length(report.name, datagram, layout)
+        return _Record(layout, datagram, address)
+
+    @staticmethod
+    def _stats_address(stats: _Record | None) -> tuple[bytes, str] | None:
+        """Raw address and text of a sourcestats record; None for refclocks."""
+        if stats is None:
+            return None
+        text = stats.values[stats.layout.index["address"]]
+        if text is None:
+            return None
+        return stats.layout.address_bytes(stats.datagram, "address"), text
+
+    def _name_address(self, record: _Record) -> bytes | None:
+        """Raw address to ask a sources record's name by; None when there is none."""
+        layout = record.layout
+        if self._names is False or layout.report != _SOURCES.name:
+            return None
+        if record.values[layout.index["address"]].__class__ is not str:
+            return None  # a refclock (reference ID) or an unspecified address
+        return layout.address_bytes(record.datagram, "address")
+
+    def _decode_name(self, header: ReplyHeader, datagram: bytes) -> str | None:
+        """The name in a source-name reply; None (never an error) when there is none."""
+        if header.status in (Status.INVALID, Status.UNAUTHORISED):
+            self._names = False  # chronyd before 4.0, or a closed command: stop asking
+            return None
+        if (
+            header.status != Status.SUCCESS
+            or header.version != reg.PROTOCOL_VERSION
+            or header.code != reg.SOURCE_NAME_RESPONSE
+            or len(datagram) != NAME_REQUEST_LENGTH
+        ):
+            return None
+        self._names = True
+        return decode_name(datagram[reg.RESPONSE_HEADER_LEN :])
+
+    # -- exchanges ------------------------------------------------------------
+
+    def _exchange(
+        self, command: int, data: bytes, length: int, what: str
+    ) -> tuple[ReplyHeader, bytes]:
+        """Send one request (resending on timeout) and return the matching reply."""
+        sequences: list[int] = []
+        for attempt in range(self.attempts):
+            sequence = getrandbits(32)
+            sequences.append(sequence)
+            deadline = monotonic() + self.timeout
+            self._send(encode_request(command, sequence, attempt, data, length), deadline)
+            while True:
+                datagram = self._receive(deadline)
+                if datagram is None:
+                    break
+                header = parse_reply_header(datagram)
+                if (
+                    header is not None
+                    and header.sequence in sequences
+                    and header.command == command
+                ):
+                    return header, datagram
+        raise self._timeout_error(what)
+
+    def _pipeline(
+        self, jobs: deque[_Job], handle: Callable[[_Job, ReplyHeader, bytes], None], what: str
+    ) -> None:
+        """Run ``jobs`` (which ``handle`` may extend) with a window of requests in flight."""
+        pending: dict[int, _Job] = {}  # every sequence sent for a job still waiting
+        waiting: list[_Job] = []
+        self._drain()
+        while jobs or waiting:
+            while jobs and len(waiting) < self.window:
+                job = jobs.popleft()
+                self._send_job(job, pending)
+                waiting.append(job)
+            datagram = self._receive(min(job.expires for job in waiting))
+            if datagram is None:
+                now = monotonic()
+                for job in waiting:
+                    if job.expires <= now:
+                        job.attempt += 1
+                        if job.attempt >= self.attempts:
+                            raise self._timeout_error(what)
+                        self._send_job(job, pending)
+                continue
+            header = parse_reply_header(datagram)
+            if header is None:
+                continue
+            job = pending.get(header.sequence)  # type: ignore[assignment]
+            if job is None or header.command != job.command:
+                continue
+            for sequence in [s for s, j in pending.items() if j is job]:
+                del pending[sequence]
+            waiting.remove(job)
+            handle(job, header, datagram)
+
+    def _send_job(self, job: _Job, pending: dict[int, _Job]) -> None:
+        sequence = getrandbits(32)
+        while sequence in pending:
+            sequence = getrandbits(32)
+        pending[sequence] = job
+        job.expires = monotonic() + self.timeout
+        self._send(encode_request(job.command, sequence, job.attempt, job.data, job.length), 0)
+
+    def _send(self, packet: bytes, deadline: float) -> None:
+        """Send ``packet``; a full queue is waited for until ``deadline`` (0: now + timeout)."""
+        sock = self._check_open()
+        if not deadline:
+            deadline = monotonic() + self.timeout
+        reconnected = False
+        while True:
+            try:
+                sock.send(packet)
+                return
+            except BlockingIOError:
+                remaining = deadline - monotonic()
+                if remaining <= 0:
+                    return  # counts as lost: the reply wait times out and resends
+                self._pollout.poll(remaining * 1000.0)
+            except OSError as exc:
+                if exc.errno not in _PEER_GONE or self.endpoint.path is None or reconnected:
+                    raise self._io_error(exc) from exc
+                self._reconnect(exc)
+                reconnected = True
+
+    def _receive(self, deadline: float) -> bytes | None:
+        """The next datagram, or None when ``deadline`` passes first."""
+        sock = self._check_open()
+        while True:
+            remaining = deadline - monotonic()
+            if remaining <= 0 or not self._pollin.poll(remaining * 1000.0):
+                # poll() rounds up to whole milliseconds: one last look.
+                remaining = 0
+            try:
+                datagram = sock.recv(_RECV_SIZE)
+            except BlockingIOError:
+                if remaining <= 0:
+                    return None
+                continue
+            except OSError as exc:
+                raise self._io_error(exc) from exc
+            if len(datagram) < _RECV_SIZE:  # else oversized: not a reply, ignore it
+                return datagram
+
+    def _drain(self) -> None:
+        """Drop datagrams already queued (late replies to abandoned requests)."""
+        sock = self._check_open()
+        for _ in range(64):
+            try:
+                sock.recv(_RECV_SIZE)
+            except (BlockingIOError, OSError):
+                return
+
+    def _check_open(self) -> socket.socket:
+        if not self._finalizer.alive:
+            raise ChronyConnectionError(f"The session to chronyd at {self.address} is closed")
+        return self._sock
+
+    def _reconnect(self, exc: OSError) -> None:
+        """chronyd's socket went away (a restart?): connect to its path again."""
+        path = self.endpoint.path
+        assert path is not None
+        try:
+            self._sock.connect(path)
+        except OSError as again:
+            raise open_error(path, -(again.errno or errno.EIO)) from exc
+
+    def _io_error(self, exc: OSError) -> ChronyConnectionError:
+        if isinstance(exc, ConnectionRefusedError):
+            return ChronyConnectionError(
+                f"chronyd at {self.address} refused the request: is chronyd running and "
+                "listening there (cmdport, bindcmdaddress)?",
+                -errno.ECONNREFUSED,
+            )
+        return ChronyConnectionError(
+            f"Lost the connection to chronyd at {self.address}: {exc.strerror or exc}",
+            -(exc.errno or errno.EIO),
+        )
+
+    def _timeout_error(self, what: str) -> ChronyTimeoutError:
+        return ChronyTimeoutError(
+            f"chronyd at {self.address} did not answer ({what}) within "
+            f"{self.timeout * self.attempts:g} s ({self.attempts} attempts of {self.timeout:g} s). "
+            "Is chronyd running, and does it allow this host (cmdallow)?",
+            -errno.ETIMEDOUT,
+        )
+
+
+def _unknown_layout(report: str, code: int) -> ChronyError:
+    return libchrony_error(
+        LibchronyError.NEW_SERVER, report, "reading", f"unknown reply layout {code}"
+    )
+
+
+def _check_length(report: str, datagram: bytes, layout: Layout) -> None:
+    if len(datagram) != layout.length:
+        raise ChronyDataError(
+            f"{report}: reply {layout.code} of {len(datagram)} bytes, expected {layout.length} "
+            "(truncated or corrupted)",
+            LibchronyError.INVALID_RESPONSE,
+        )
