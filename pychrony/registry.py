@@ -321,7 +321,6 @@ _REFID = Field("reference ID", W.UINT32, C.REFERENCE_ID, "reference_id")
 _STATS_ADDRESS = Field(
     "address", W.ADDRESS, C.ADDRESS, "address", conv=Conv.ADDRESS_OR_NAME, fallback="reference ID"
 )
-_STRATUM = dict(low=0, high=16)
 
 
 def _counter(name: str, attr: str | None, wire: Wire = W.UINT32) -> Field:
@@ -348,7 +347,7 @@ TRACKING = Report(
             (
                 _REFID,
                 Field("address", W.ADDRESS, C.ADDRESS, "reference_ip"),
-                Field("stratum", W.UINT16, C.COUNT, "stratum", **_STRATUM),
+                Field("stratum", W.UINT16, C.COUNT, "stratum", low=0, high=16),
                 Field("leap status", W.UINT16, C.ENUM, "leap_status", m.LeapStatus),
                 Field("reference time", W.TIMESPEC, C.TIME, "ref_time", low=0),
                 Field("current correction", W.FLOAT, C.OFFSET_SECONDS, "offset"),
@@ -394,7 +393,7 @@ SOURCES = Report(
                     fallback="reference ID",
                 ),
                 Field("poll", W.INT16, C.INTERVAL_LOG2_SECONDS, "poll"),
-                Field("stratum", W.UINT16, C.COUNT, "stratum", **_STRATUM),
+                Field("stratum", W.UINT16, C.COUNT, "stratum", low=0, high=16),
                 Field("state", W.UINT16, C.ENUM, "state", m.SourceState),
                 Field("mode", W.UINT16, C.ENUM, "mode", m.SourceMode),
                 Field("flags", W.UINT16, C.NONE, "flags"),
@@ -485,7 +484,7 @@ _NTPDATA_COMMON = (
     Field("leap status", W.UINT8, C.ENUM, "leap_status", m.LeapStatus),
     Field("version", W.UINT8, C.COUNT, "version"),
     Field("mode", W.UINT8, C.ENUM, "mode", m.NTPMode),
-    Field("stratum", W.UINT8, C.COUNT, "stratum", **_STRATUM),
+    Field("stratum", W.UINT8, C.COUNT, "stratum", low=0, high=16),
     Field("poll", W.INT8, C.INTERVAL_LOG2_SECONDS, "poll"),
     Field("precision", W.INT8, C.INTERVAL_LOG2_SECONDS, "precision"),
     Field("root delay", W.FLOAT, C.MEASURE_SECONDS, "root_delay", low=0),
