@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
@@ -39,3 +40,33 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             "open_reader",
             [pytest.param(IMPLEMENTATIONS[n], id=n, marks=_MARKS[n]) for n in IMPLEMENTATIONS],
         )
+
+
+# -- the native reader over the C test double (tests/double, ci/build_native.sh) ------
+
+
+def _native_reader(config: ChronyStateConfig, state: ScriptedState | None = None) -> Reader:
+    import os
+    import tempfile
+
+    from double_scenario import linked_to_double, write_scenario
+
+    from pychrony import _backend
+
+    native = _backend.native
+    if native is None:
+        pytest.skip(f"native extension not built: {_backend.NATIVE_UNAVAILABLE_REASON}")
+    if not linked_to_double():
+        pytest.skip("the native extension is linked to a real libchrony, not the test double")
+    fd, path = tempfile.mkstemp(prefix="pychrony-double-", suffix=".txt")
+    os.close(fd)
+    try:
+        write_scenario(Path(path), state or config, config.error_injection)
+        session = native.open_session(path, 1.0, 1)  # the double reads the file here
+    finally:
+        os.unlink(path)
+    return lambda name: native.read_report(session, REPORTS_BY_NAME[name])
+
+
+IMPLEMENTATIONS["native"] = _native_reader
+_MARKS["native"] = [pytest.mark.c_extension]

@@ -15,7 +15,7 @@ from pychrony.registry import REPORTS_BY_NAME, RecordArg, Wire
 from pychrony.testing import ChronyStateConfig, RawRecord, ScriptedState, scripted_state
 from pychrony.testing.records import RawValue, resolved_field
 
-__all__ = ["FORMAT_VERSION", "render", "write_scenario"]
+__all__ = ["FORMAT_VERSION", "linked_to_double", "render", "write_scenario"]
 
 #: The double's scenario format (pychrony_double_version()).
 FORMAT_VERSION = 1
@@ -107,3 +107,18 @@ def write_scenario(
         scenario = scripted_state(scenario)
     path.write_text(render(scenario, errors, never_readable=never_readable, drop=drop))
     return str(path)
+
+
+def linked_to_double() -> bool:
+    """True when the native extension is built and linked to the test double."""
+    import ctypes
+
+    from pychrony import _backend
+
+    if _backend.native is None:
+        return False
+    path = _backend.native.libchrony_path()
+    try:
+        return hasattr(ctypes.CDLL(path), "pychrony_double_version")
+    except OSError:
+        return False
