@@ -12,4 +12,4 @@ VENV=${PYCHRONY_VENV:-.venv}
 . "$VENV/bin/activate"
 python -m pip install -q -U pip setuptools wheel 'Cython>=3.0.8'
 python -m pip install -q -e .
-exec python ci/chrony_lab.py run -- python -m pychrony all "$@"
+exec python -m pychrony lab "$@"
