@@ -9,6 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pychrony.lab import *  # noqa: F403  (import chrony_lab keeps working)
 from pychrony.lab import main
 
 if __name__ == "__main__":
