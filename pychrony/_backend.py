@@ -34,7 +34,9 @@ elif sys.implementation.name != "cpython":
     NATIVE_UNAVAILABLE_REASON = f"not available on {sys.implementation.name}"
 else:
     try:
-        from . import _reader_c as native
+        from . import _reader_c
     except ImportError as exc:  # built without libchrony, or libchrony missing
         native = None
         NATIVE_UNAVAILABLE_REASON = f"extension not built or libchrony missing ({exc})"
+    else:
+        native = _reader_c
