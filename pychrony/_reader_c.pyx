@@ -630,7 +630,6 @@ cdef tuple _open_socket(target):
     cdef int fd, err
     if raw is not None:
         address = raw
-    errno = 0
     with nogil:
         fd = chrony_open_socket(address)
         err = errno
