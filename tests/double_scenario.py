@@ -4,7 +4,8 @@ A scenario is ``pychrony.testing.scripted_state(config)`` — the raw records of
 every report, built from the field registry — written in the double's line
 format, plus the config's error injection and the double's own options
 (``never_readable``: no reply ever arrives; ``drop``: the first N requests get
-no reply). The native reader opens the file's path as its chronyd "address".
+no reply; ``instant``: replies are always there, no I/O — for benchmarks). The
+native reader opens the file's path as its chronyd "address".
 """
 
 from __future__ import annotations
@@ -65,11 +66,14 @@ def render(
     *,
     never_readable: bool = False,
     drop: int = 0,
+    instant: bool = False,
 ) -> str:
     """The scenario file's text for ``state``."""
     lines = [f"pychrony-double\t{FORMAT_VERSION}"]
     if never_readable:
         lines.append("option\tnever_readable")
+    if instant:
+        lines.append("option\tinstant")
     if drop:
         lines.append(f"option\tdrop\t{drop}")
     lines += [f"error\t{key}\t{code}" for key, code in (errors or {}).items()]
@@ -97,6 +101,7 @@ def write_scenario(
     *,
     never_readable: bool = False,
     drop: int = 0,
+    instant: bool = False,
 ) -> str:
     """Write ``scenario`` (a config, or raw records) to ``path``; returns the path.
 
@@ -105,7 +110,9 @@ def write_scenario(
     if isinstance(scenario, ChronyStateConfig):
         errors = {**scenario.error_injection, **(errors or {})}
         scenario = scripted_state(scenario)
-    path.write_text(render(scenario, errors, never_readable=never_readable, drop=drop))
+    path.write_text(
+        render(scenario, errors, never_readable=never_readable, drop=drop, instant=instant)
+    )
     return str(path)
 
 

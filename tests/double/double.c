@@ -6,7 +6,9 @@
  * descriptor becomes readable exactly when a reply is "ready", as with a real
  * chronyd; chrony_process_response() then reads that byte and blocks until it
  * is there, like libchrony blocks in recv().  "never_readable" answers
- * nothing (timeouts), "drop N" ignores the first N requests (resends).
+ * nothing (timeouts), "drop N" ignores the first N requests (resends),
+ * "instant" keeps the socket readable and never reads it (benchmarks of the
+ * conversion alone: no I/O but one poll() per reply).
  *
  * The behaviour that pychrony relies on is the library's: single-record
  * reports have one record without asking the server; address-addressed
@@ -17,7 +19,7 @@
  *
  * Scenario file, one item per line, tab-separated:
  *   pychrony-double  1
- *   option  never_readable | drop N
+ *   option  never_readable | drop N | instant
  *   error   OPERATION[:REPORT]  CODE      (open, init, request, response)
  *   report  NAME  NRECORDS  FLAGS          (FLAGS: "-" or "multi,address,disabled")
  *   record  CODE  NFIELDS                  (fields of the last report)
@@ -76,6 +78,7 @@ typedef struct {
 typedef struct dscenario {
 	int fd, peer;
 	int never_readable;
+	int instant;
 	int drop;
 	int nreports;
 	dreport reports[MAX_REPORTS];
@@ -228,6 +231,8 @@ static int parse_line(dscenario *sc, char *line, dreport **rep, drecord **rec, i
 	if (strcmp(cols[0], "option") == 0) {
 		if (n == 2 && strcmp(cols[1], "never_readable") == 0)
 			sc->never_readable = 1;
+		else if (n == 2 && strcmp(cols[1], "instant") == 0)
+			sc->instant = 1;
 		else if (n == 3 && strcmp(cols[1], "drop") == 0)
 			sc->drop = atoi(cols[2]);
 		else
@@ -347,6 +352,12 @@ int chrony_open_socket(const char *address) {
 	}
 	sc->fd = pair[0];
 	sc->peer = pair[1];
+	if (sc->instant && send(sc->peer, "", 1, 0) != 1) {
+		close(pair[0]);
+		close(pair[1]);
+		free_scenario(sc);
+		return -1;
+	}
 	pthread_mutex_lock(&scenarios_lock);
 	sc->next = scenarios;
 	scenarios = sc;
@@ -453,7 +464,7 @@ static chrony_err send_request(chrony_session *s, const dreport *rep, int count,
 		sc->drop--;
 		return CHRONY_OK;
 	}
-	if (sc->never_readable)
+	if (sc->never_readable || sc->instant)
 		return CHRONY_OK;
 	if (send(sc->peer, &byte, 1, 0) != 1) {
 		s->state = ST_IDLE;
@@ -531,7 +542,7 @@ chrony_err chrony_process_response(chrony_session *s) {
 	if (s->state != ST_PENDING)
 		return CHRONY_UNEXPECTED_CALL;
 	/* Blocks until the reply is "there", like recv() in libchrony. */
-	if (recv(s->sc->fd, &byte, 1, 0) < 0)
+	if (!s->sc->instant && recv(s->sc->fd, &byte, 1, 0) < 0)
 		return CHRONY_RECV_FAILED;
 	s->state = ST_IDLE;
 	code = injected(s->sc, "response", rep->name);
