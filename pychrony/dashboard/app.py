@@ -1,0 +1,238 @@
+"""The dashboard's ASGI app: HTML page, JSON API, Prometheus metrics; GET only.
+
+Routes:
+
+* ``/`` the page (server-rendered, then refreshed in place by ``static/dashboard.js``);
+* ``/api/snapshot`` tracking, sources, sourcestats and rtcdata with their display
+  strings and the offset history, as the page's script uses them;
+* ``/api/<report>`` any report as :func:`pychrony.display.to_json` JSON;
+* ``/metrics`` Prometheus text format (:mod:`.metrics`);
+* ``/healthz`` liveness of the dashboard, with chronyd's last known state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .._version import __version__
+from ..connection import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, Backend
+from ..display import format_time, to_json
+from ..exceptions import (
+    ChronyConnectionError,
+    ChronyDisabledError,
+    ChronyError,
+    ChronyPermissionError,
+)
+from ..registry import REPORTS_BY_NAME
+from .metrics import ChronyCollector
+from .reader import ChronyReader
+from .view import CHART_WINDOW, SNAPSHOT_REPORTS, snapshot, view
+
+__all__ = ["REFRESH_SECONDS", "create_app"]
+
+#: How often the page refreshes and the background poller reads chronyd.
+REFRESH_SECONDS = 2.0
+
+_HERE = Path(__file__).parent
+_SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        b"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+class _SecurityHeaders:
+    """Adds a strict Content-Security-Policy (everything is served locally)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _Poller:
+    """Reads the page's reports every ``interval`` seconds in a daemon thread, so the
+    page loads at once from the cache and the offset history fills with nobody
+    watching."""
+
+    def __init__(self, reader: ChronyReader, interval: float) -> None:
+        self.reader = reader
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="pychrony-poller", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.reader.cached_read(SNAPSHOT_REPORTS, max_age=self.interval / 2)
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.reader.budget + 1)
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _error_status(exc: ChronyError) -> int:
+    if isinstance(exc, ChronyConnectionError):
+        return 503
+    if isinstance(exc, ChronyPermissionError):
+        return 403
+    if isinstance(exc, ChronyDisabledError):
+        return 404
+    return 502
+
+
+def create_app(
+    address: str | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    attempts: int = DEFAULT_ATTEMPTS,
+    backend: Backend = "auto",
+    refresh: float = REFRESH_SECONDS,
+    poll: bool = True,
+    reader: ChronyReader | None = None,
+) -> Starlette:
+    """The dashboard app for the chronyd at ``address`` (see ChronyConnection).
+
+    ``refresh``: seconds between the page's updates, and the longest a cached reading
+    is reused (0: read chronyd on every request). ``poll``: run the background poller
+    while the app is served (it fills the offset history with nobody watching).
+    """
+    reader = reader or ChronyReader(address, timeout=timeout, attempts=attempts, backend=backend)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ChronyCollector(reader))
+    templates = _environment()
+    page = templates.get_template("index.html")
+
+    def reading() -> Any:
+        return reader.cached_read(SNAPSHOT_REPORTS, max_age=refresh)
+
+    def history() -> list[tuple[float, float]]:
+        return reader.history.points(CHART_WINDOW)
+
+    async def index(request: Request) -> HTMLResponse:
+        current = await run_in_threadpool(reading)
+        html = page.render(
+            v=view(current, history()),
+            address=address or "auto",
+            backend=reader.backend,
+            version=__version__,
+            refresh_ms=int(refresh * 1000) or 2000,
+            static=request.url_for("static", path="").path,
+        )
+        return HTMLResponse(html, headers=_NO_STORE)
+
+    async def api_snapshot(request: Request) -> JSONResponse:
+        current = await run_in_threadpool(reading)
+        return JSONResponse(snapshot(current, history()), headers=_NO_STORE)
+
+    async def api_report(request: Request) -> JSONResponse:
+        name = request.path_params["report"]
+        if name not in REPORTS_BY_NAME:
+            return JSONResponse(
+                {"error": f"unknown report {name!r}", "reports": list(REPORTS_BY_NAME)},
+                status_code=404,
+            )
+        current = await run_in_threadpool(reader.read, (name,))
+        failure = current.errors.get(name) or current.error
+        if failure is not None:
+            return JSONResponse(
+                {"error": str(failure), "report": name},
+                status_code=_error_status(failure),
+                headers=_NO_STORE,
+            )
+        return JSONResponse(to_json(current.values[name]), headers=_NO_STORE)
+
+    async def api_index(request: Request) -> JSONResponse:
+        return JSONResponse({"reports": list(REPORTS_BY_NAME), "snapshot": "/api/snapshot"})
+
+    async def metrics(request: Request) -> Response:
+        body = await run_in_threadpool(generate_latest, registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST, headers=_NO_STORE)
+
+    async def healthz(request: Request) -> JSONResponse:
+        chronyd = "down" if reader.last_error else "up" if reader.last_success else "unknown"
+        return JSONResponse(
+            {
+                "status": "ok",
+                "chronyd": chronyd,
+                "error": reader.last_error,
+                "last_success": format_time(reader.last_success) if reader.last_success else None,
+                "backend": reader.backend,
+                "version": __version__,
+            },
+            headers=_NO_STORE,
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        poller = _Poller(reader, refresh or REFRESH_SECONDS) if poll else None
+        if poller is not None:
+            poller.start()
+        try:
+            yield
+        finally:
+            if poller is not None:
+                await asyncio.to_thread(poller.stop)
+            reader.close()
+
+    get = ["GET"]
+    app = Starlette(
+        routes=[
+            Route("/", index, methods=get),
+            Route("/api", api_index, methods=get),
+            Route("/api/snapshot", api_snapshot, methods=get),
+            Route("/api/{report}", api_report, methods=get),
+            Route("/metrics", metrics, methods=get),
+            Route("/healthz", healthz, methods=get),
+            Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(_SecurityHeaders)
+    app.state.reader = reader
+    return app

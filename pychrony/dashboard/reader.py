@@ -1,0 +1,188 @@
+"""One shared, locked ChronyConnection for the whole app, and the offset history.
+
+Every request (page, API, ``/metrics``) reads chronyd through :class:`ChronyReader`:
+one connection, one request at a time, reopened after a connection error so the
+dashboard recovers by itself when chronyd restarts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..connection import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, Backend, ChronyConnection
+from ..exceptions import (
+    ChronyConnectionError,
+    ChronyDataError,
+    ChronyDisabledError,
+    ChronyError,
+    ChronyTimeoutError,
+)
+
+__all__ = ["ChronyReader", "OffsetHistory", "Reading"]
+
+
+@dataclass
+class Reading:
+    """The outcome of reading several reports at once.
+
+    ``values`` holds each report that answered; ``errors`` the exception of each
+    that did not; ``error`` is set when chronyd could not be reached at all (then
+    the remaining reports were not asked).
+    """
+
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, ChronyError] = field(default_factory=dict)
+    error: ChronyError | None = None
+    taken_at: float = field(default_factory=time.time)
+
+    @property
+    def up(self) -> bool:
+        """True when at least one report answered."""
+        return bool(self.values)
+
+    @property
+    def failure(self) -> ChronyError | None:
+        """Why nothing could be read: unreachable, or every report refused."""
+        if self.error is not None:
+            return self.error
+        if not self.values and self.errors:
+            return next(iter(self.errors.values()))
+        return None
+
+
+class OffsetHistory:
+    """A ring buffer of ``(epoch, offset)`` points, at most one per ``min_interval``."""
+
+    def __init__(self, maxlen: int = 300, min_interval: float = 2.0) -> None:
+        self._points: deque[tuple[float, float]] = deque(maxlen=maxlen)
+        self._min_interval = min_interval
+        self._lock = threading.Lock()
+
+    def add(self, when: float, offset: float) -> None:
+        """Record ``offset`` (seconds) seen at ``when`` unless the last point is too recent."""
+        with self._lock:
+            if self._points and when - self._points[-1][0] < self._min_interval:
+                return
+            self._points.append((when, offset))
+
+    def points(self, window: float | None = None) -> list[tuple[float, float]]:
+        """The points of the last ``window`` seconds (all when None), oldest first."""
+        with self._lock:
+            points = list(self._points)
+        if window is not None and points:
+            start = points[-1][0] - window
+            points = [p for p in points if p[0] >= start]
+        return points
+
+
+class ChronyReader:
+    """Reads chronyd for the app through one ChronyConnection, serialised by a lock.
+
+    After a connection or data error the connection is dropped and a fresh one is
+    opened on the next read; an immediate failure on a connection that used to work
+    (chronyd restarted, stale socket) is retried once at once. Every read is bounded:
+    waiting for the lock and for chronyd together never take much longer than
+    ``timeout * attempts``.
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        attempts: int = DEFAULT_ATTEMPTS,
+        backend: Backend = "auto",
+        connect: Callable[[], ChronyConnection] | None = None,
+    ) -> None:
+        self.address = address
+        self.timeout = timeout
+        self.attempts = attempts
+        self.backend: str = backend
+        self.budget = timeout * attempts
+        self._connect = connect or (
+            lambda: ChronyConnection(address, timeout=timeout, attempts=attempts, backend=backend)
+        )
+        self._conn: ChronyConnection | None = None
+        self._lock = threading.Lock()
+        self.history = OffsetHistory()
+        self.last_error: str | None = None
+        self.last_success: float | None = None
+        self._cache: dict[tuple[str, ...], Reading] = {}
+
+    def close(self) -> None:
+        """Close the shared connection (a later read opens a new one)."""
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(ChronyError):
+                conn.close()
+
+    def _report(self, name: str) -> Any:
+        fresh = self._conn is None
+        if self._conn is None:
+            self._conn = self._connect()
+            self.backend = self._conn.backend
+        try:
+            return self._conn.report(name)
+        except ChronyDisabledError:
+            raise
+        except (ChronyConnectionError, ChronyDataError) as exc:
+            self._drop()
+            if fresh or isinstance(exc, ChronyTimeoutError):
+                raise
+        # A session that used to work failed at once: chronyd probably restarted.
+        self._conn = self._connect()
+        return self._conn.report(name)
+
+    def read(self, names: Iterable[str]) -> Reading:
+        """Read each report in ``names``; never raises for chronyd's failures."""
+        reading = Reading()
+        deadline = time.monotonic() + self.budget
+        if not self._lock.acquire(timeout=self.budget):
+            reading.error = ChronyTimeoutError(
+                "chronyd is still busy answering an earlier request; try again"
+            )
+            return reading
+        try:
+            for name in names:
+                if time.monotonic() > deadline:
+                    reading.errors[name] = ChronyTimeoutError("skipped: out of time")
+                    continue
+                try:
+                    reading.values[name] = self._report(name)
+                except ChronyConnectionError as exc:
+                    reading.error = exc
+                    break
+                except ChronyError as exc:
+                    reading.errors[name] = exc
+        finally:
+            self._lock.release()
+        reading.taken_at = time.time()
+        tracking = reading.values.get("tracking")
+        if tracking is not None:
+            self.history.add(reading.taken_at, tracking.offset)
+        if reading.up:
+            self.last_success = reading.taken_at
+        failure = reading.failure
+        self.last_error = str(failure) if failure is not None else None
+        return reading
+
+    def cached_read(self, names: Iterable[str], max_age: float) -> Reading:
+        """Like :meth:`read`, but reuse a reading of the same reports younger than
+        ``max_age`` seconds (the page's poller and every open tab share one)."""
+        key = tuple(names)
+        cached = self._cache.get(key)
+        if cached is not None and time.time() - cached.taken_at <= max_age:
+            return cached
+        reading = self.read(key)
+        self._cache[key] = reading
+        return reading

@@ -1,0 +1,147 @@
+// pychrony dashboard: polls /api/snapshot and updates the page in place.
+// Every value arrives formatted by the server (view.py); this script only places
+// text with textContent (never innerHTML) and draws the offset chart.
+"use strict";
+
+(function () {
+  const body = document.body;
+  const refreshMs = Math.max(500, parseInt(body.dataset.refresh, 10) || 2000);
+  const snapshotUrl = body.dataset.snapshot || "api/snapshot";
+  const $ = (id) => document.getElementById(id);
+  const STATE_CLASSES = ["ok", "warn", "bad"];
+  let timer = null;
+  let inFlight = false;
+
+  function setText(el, value) {
+    const text = value === null || value === undefined ? "" : String(value);
+    if (el.textContent !== text) el.textContent = text;
+  }
+
+  function setHidden(el, hidden) {
+    if (el && el.hidden !== hidden) el.hidden = hidden;
+  }
+
+  function showBanner(message) {
+    setText($("error-text"), message || "");
+    setHidden($("error-banner"), !message);
+    const live = $("live");
+    live.classList.toggle("ok", !message);
+    live.classList.toggle("bad", !!message);
+    document.querySelectorAll("main .panel").forEach((p) => p.classList.toggle("stale", !!message));
+  }
+
+  function fillBits(el, bits) {
+    const boxes = [];
+    for (const b of bits || "") {
+      const i = document.createElement("i");
+      i.className = "bit " + (b === "1" ? "on" : "off");
+      boxes.push(i);
+    }
+    el.replaceChildren(...boxes);
+  }
+
+  function fillRow(tr, row) {
+    tr.className = row.classes || "";
+    tr.dataset.key = row.key || "";
+    tr.querySelectorAll("[data-f]").forEach((el) => setText(el, row[el.dataset.f]));
+    tr.querySelectorAll("[data-bits]").forEach((el) => fillBits(el, row[el.dataset.bits]));
+  }
+
+  function renderRows(tbodyId, templateId, emptyId, rows) {
+    if (rows === null || rows === undefined) return; // report failed: keep the last rows
+    const tbody = $(tbodyId);
+    const template = $(templateId).content.querySelector("tr");
+    const fresh = rows.map((row) => {
+      const tr = template.cloneNode(true);
+      fillRow(tr, row);
+      return tr;
+    });
+    tbody.replaceChildren(...fresh);
+    setHidden($(emptyId), rows.length > 0);
+  }
+
+  function renderTracking(t) {
+    if (!t) return;
+    document.querySelectorAll("[data-t]").forEach((el) => setText(el, t[el.dataset.t]));
+    document.querySelectorAll("[data-tclass]").forEach((el) => {
+      el.classList.remove(...STATE_CLASSES);
+      const cls = t[el.dataset.tclass];
+      if (cls) el.classList.add(cls);
+    });
+  }
+
+  function renderRtc(rtc) {
+    if (!rtc) return;
+    setHidden($("rtc-stats"), !rtc.configured);
+    setHidden($("rtc-missing"), !!rtc.configured);
+    if (rtc.configured) {
+      document.querySelectorAll("[data-r]").forEach((el) => setText(el, rtc[el.dataset.r]));
+    }
+  }
+
+  function renderErrors(errors) {
+    document.querySelectorAll("[data-error]").forEach((el) => {
+      const message = (errors || {})[el.dataset.error];
+      setText(el, message || "");
+      setHidden(el, !message);
+    });
+  }
+
+  function renderChart(chart) {
+    if (!chart) return;
+    const width = 600;
+    const mid = 70;
+    const half = 64;
+    const points = chart.points
+      .filter((p) => p[0] <= chart.window)
+      .map((p) => {
+        const x = width * (1 - p[0] / chart.window);
+        const y = mid - (p[1] / chart.scale) * half;
+        return x.toFixed(1) + "," + y.toFixed(1);
+      });
+    $("chart-line").setAttribute("points", points.join(" "));
+    setText($("chart-top"), chart.top_label);
+    setText($("chart-bottom"), chart.bottom_label);
+    setText($("chart-latest"), chart.latest);
+    setHidden($("chart-empty"), chart.count > 1);
+  }
+
+  function apply(snapshot) {
+    const v = snapshot.view;
+    showBanner(v.ok ? "" : v.error || "chronyd did not answer");
+    renderTracking(v.tracking);
+    renderRows("sources-body", "source-row", "sources-empty", v.sources);
+    renderRows("sourcestats-body", "sourcestats-row", "sourcestats-empty", v.sourcestats);
+    renderRtc(v.rtc);
+    renderErrors(v.errors);
+    renderChart(v.chart);
+    setText($("updated"), v.updated);
+    body.dataset.updates = String((parseInt(body.dataset.updates, 10) || 0) + 1);
+  }
+
+  async function refresh() {
+    if (inFlight) return;
+    inFlight = true;
+    const controller = new AbortController();
+    const abort = setTimeout(() => controller.abort(), Math.max(10000, refreshMs * 5));
+    try {
+      const response = await fetch(snapshotUrl, { cache: "no-store", signal: controller.signal });
+      if (!response.ok) throw new Error("the dashboard answered HTTP " + response.status);
+      apply(await response.json());
+    } catch (err) {
+      showBanner("The dashboard server is not answering (" + err.message + ").");
+    } finally {
+      clearTimeout(abort);
+      inFlight = false;
+      timer = setTimeout(refresh, refreshMs);
+    }
+  }
+
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && !inFlight) {
+      clearTimeout(timer);
+      refresh();
+    }
+  });
+  refresh();
+})();
