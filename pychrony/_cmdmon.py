@@ -32,24 +32,24 @@ from typing import Any, Final
 
 from . import registry as reg
 from ._address import Endpoint, candidates
-from ._errors import LibchronyError, libchrony_error, open_error
+from ._errors import open_error
 from ._wire import (
     COUNT_LAYOUT,
-    LAYOUTS,
     NAME_REQUEST_LENGTH,
+    REPORT_LAYOUTS,
     Layout,
     ReplyHeader,
     Status,
-    check_status,
     decode_name,
+    decode_reply,
     encode_index,
-    encode_request,
     parse_reply_header,
+    request_header,
     request_length,
+    request_tail,
 )
 from .exceptions import (
     ChronyConnectionError,
-    ChronyDataError,
     ChronyError,
     ChronyPermissionError,
     ChronyTimeoutError,
@@ -277,9 +277,11 @@ class _Record:
 
     __slots__ = ("address", "datagram", "layout", "name", "named", "values")
 
-    def __init__(self, layout: Layout, datagram: bytes, address: str = "") -> None:
+    def __init__(
+        self, layout: Layout, values: tuple[Any, ...], datagram: bytes, address: str = ""
+    ) -> None:
         self.layout = layout
-        self.values = layout.decode(datagram)
+        self.values = values
         self.datagram = datagram
         self.address = address  # the address it was requested by (ntpdata, authdata)
         self.name: str | None = None
@@ -293,7 +295,7 @@ _RECORD, _STATS, _NAME = range(3)
 class _Job:
     """One request of a pipelined prefetch and its resends."""
 
-    __slots__ = ("address", "attempt", "command", "data", "expires", "index", "kind", "length")
+    __slots__ = ("address", "attempt", "command", "expires", "index", "kind", "sequences", "tail")
 
     def __init__(
         self, kind: int, index: int, command: int, data: bytes, length: int, address: str = ""
@@ -301,11 +303,11 @@ class _Job:
         self.kind = kind
         self.index = index
         self.command = command
-        self.data = data
-        self.length = length
+        self.tail = request_tail(data, length)
         self.address = address
         self.attempt = 0
         self.expires = 0.0
+        self.sequences: list[int] = []
 
 
 class CmdmonSession:
@@ -366,11 +368,9 @@ class CmdmonSession:
         header, datagram = self._exchange(
             report.count_request, b"", COUNT_LAYOUT.length, _COUNT_WHAT
         )
-        check_status(header, report.name)
-        if header.code != COUNT_LAYOUT.code:
-            raise _unknown_layout(report.name, header.code)
-        _check_length(report.name, datagram, COUNT_LAYOUT)
-        return int(COUNT_LAYOUT.decode(datagram)[0])
+        decoded = decode_reply(report.name, header, datagram, {COUNT_LAYOUT.code: COUNT_LAYOUT})
+        assert decoded is not None  # NO_SUCH_SOURCE is only for per-source requests
+        return int(decoded[1][0])
 
     def request_record(self, report: Report, index: int) -> bool:
         """Make record ``index`` current; False when it has no data (a refclock in
@@ -521,17 +521,14 @@ class CmdmonSession:
         header, datagram = self._exchange(report.record_request, data, length, report.name)
         return self._decode_record(report, header, datagram, address)
 
+    @staticmethod
     def _decode_record(
-        self, report: Report, header: ReplyHeader, datagram: bytes, address: str = ""
+        report: Report, header: ReplyHeader, datagram: bytes, address: str = ""
     ) -> _Record | None:
-        if header.status == Status.NO_SUCH_SOURCE and report.multi:
+        decoded = decode_reply(report.name, header, datagram, REPORT_LAYOUTS[report.name])
+        if decoded is None:
             return None  # the source went away after it was counted
-        check_status(header, report.name, report.responses[0].since)
-        layout = LAYOUTS.get((report.name, header.code))
-        if layout is None:
-            raise _unknown_layout(report.name, header.code)
-        _check_length(report.name, datagram, layout)
-        return _Record(layout, datagram, address)
+        return _Record(decoded[0], decoded[1], datagram, address)
 
     @staticmethod
     def _stats_address(stats: _Record | None) -> tuple[bytes, str] | None:
@@ -573,75 +570,79 @@ class CmdmonSession:
         self, command: int, data: bytes, length: int, what: str
     ) -> tuple[ReplyHeader, bytes]:
         """Send one request (resending on timeout) and return the matching reply."""
+        self._check_open()
+        tail = request_tail(data, length)
         sequences: list[int] = []
         for attempt in range(self.attempts):
             sequence = getrandbits(32)
             sequences.append(sequence)
             deadline = monotonic() + self.timeout
-            self._send(encode_request(command, sequence, attempt, data, length), deadline)
-            while True:
-                datagram = self._receive(deadline)
-                if datagram is None:
-                    break
-                header = parse_reply_header(datagram)
-                if (
-                    header is not None
-                    and header.sequence in sequences
-                    and header.command == command
-                ):
-                    return header, datagram
+            self._send(request_header(command, sequence, attempt) + tail, deadline)
+            while self._wait(deadline):
+                for datagram in self._receive_ready(WINDOW):
+                    header = parse_reply_header(datagram)
+                    if (
+                        header is not None
+                        and header.sequence in sequences
+                        and header.command == command
+                    ):
+                        return header, datagram
         raise self._timeout_error(what)
 
     def _pipeline(
         self, jobs: deque[_Job], handle: Callable[[_Job, ReplyHeader, bytes], None], what: str
     ) -> None:
         """Run ``jobs`` (which ``handle`` may extend) with a window of requests in flight."""
+        self._check_open()
         pending: dict[int, _Job] = {}  # every sequence sent for a job still waiting
         waiting: list[_Job] = []
-        self._drain()
+        self._receive_ready(64)  # late replies to abandoned requests: drop them
         while jobs or waiting:
             while jobs and len(waiting) < self.window:
                 job = jobs.popleft()
                 self._send_job(job, pending)
                 waiting.append(job)
-            datagram = self._receive(min(job.expires for job in waiting))
-            if datagram is None:
-                now = monotonic()
-                for job in waiting:
-                    if job.expires <= now:
-                        job.attempt += 1
-                        if job.attempt >= self.attempts:
-                            raise self._timeout_error(what)
-                        self._send_job(job, pending)
+            datagrams = self._receive_ready(2 * self.window)
+            if not datagrams:
+                if not self._wait(min(job.expires for job in waiting)):
+                    self._resend_expired(waiting, pending, what)
                 continue
-            header = parse_reply_header(datagram)
-            if header is None:
-                continue
-            job = pending.get(header.sequence)  # type: ignore[assignment]
-            if job is None or header.command != job.command:
-                continue
-            for sequence in [s for s, j in pending.items() if j is job]:
-                del pending[sequence]
-            waiting.remove(job)
-            handle(job, header, datagram)
+            for datagram in datagrams:
+                header = parse_reply_header(datagram)
+                if header is None:
+                    continue
+                job = pending.get(header.sequence)  # type: ignore[assignment]
+                if job is None or header.command != job.command:
+                    continue
+                for sequence in job.sequences:
+                    del pending[sequence]
+                waiting.remove(job)
+                handle(job, header, datagram)
 
     def _send_job(self, job: _Job, pending: dict[int, _Job]) -> None:
         sequence = getrandbits(32)
         while sequence in pending:
             sequence = getrandbits(32)
         pending[sequence] = job
-        job.expires = monotonic() + self.timeout
-        self._send(encode_request(job.command, sequence, job.attempt, job.data, job.length), 0)
+        job.sequences.append(sequence)
+        job.expires = deadline = monotonic() + self.timeout
+        self._send(request_header(job.command, sequence, job.attempt) + job.tail, deadline)
+
+    def _resend_expired(self, waiting: list[_Job], pending: dict[int, _Job], what: str) -> None:
+        now = monotonic()
+        for job in waiting:
+            if job.expires <= now:
+                job.attempt += 1
+                if job.attempt >= self.attempts:
+                    raise self._timeout_error(what)
+                self._send_job(job, pending)
 
     def _send(self, packet: bytes, deadline: float) -> None:
-        """Send ``packet``; a full queue is waited for until ``deadline`` (0: now + timeout)."""
-        sock = self._check_open()
-        if not deadline:
-            deadline = monotonic() + self.timeout
+        """Send ``packet``; while chronyd's queue is full, wait until ``deadline``."""
         reconnected = False
         while True:
             try:
-                sock.send(packet)
+                self._sock.send(packet)
                 return
             except BlockingIOError:
                 remaining = deadline - monotonic()
@@ -654,33 +655,26 @@ class CmdmonSession:
                 self._reconnect(exc)
                 reconnected = True
 
-    def _receive(self, deadline: float) -> bytes | None:
-        """The next datagram, or None when ``deadline`` passes first."""
-        sock = self._check_open()
-        while True:
-            remaining = deadline - monotonic()
-            if remaining <= 0 or not self._pollin.poll(remaining * 1000.0):
-                # poll() rounds up to whole milliseconds: one last look.
-                remaining = 0
-            try:
-                datagram = sock.recv(_RECV_SIZE)
-            except BlockingIOError:
-                if remaining <= 0:
-                    return None
-                continue
-            except OSError as exc:
-                raise self._io_error(exc) from exc
-            if len(datagram) < _RECV_SIZE:  # else oversized: not a reply, ignore it
-                return datagram
+    def _wait(self, deadline: float) -> bool:
+        """Wait until a datagram is ready (True) or ``deadline`` passes (False)."""
+        remaining = deadline - monotonic()
+        # poll() rounds up to whole milliseconds; a deadline just passed gets a last look.
+        return bool(self._pollin.poll(remaining * 1000.0 if remaining > 0 else 0))
 
-    def _drain(self) -> None:
-        """Drop datagrams already queued (late replies to abandoned requests)."""
-        sock = self._check_open()
-        for _ in range(64):
-            try:
-                sock.recv(_RECV_SIZE)
-            except (BlockingIOError, OSError):
-                return
+    def _receive_ready(self, limit: int) -> list[bytes]:
+        """Datagrams already queued (at most ``limit``), without waiting."""
+        datagrams: list[bytes] = []
+        recv = self._sock.recv
+        try:
+            while len(datagrams) < limit:
+                datagram = recv(_RECV_SIZE)
+                if len(datagram) < _RECV_SIZE:  # else oversized: not a reply, ignore it
+                    datagrams.append(datagram)
+        except BlockingIOError:
+            pass
+        except OSError as exc:
+            raise self._io_error(exc) from exc
+        return datagrams
 
     def _check_open(self) -> socket.socket:
         if not self._finalizer.alive:
@@ -714,19 +708,4 @@ class CmdmonSession:
             f"{self.timeout * self.attempts:g} s ({self.attempts} attempts of {self.timeout:g} s). "
             "Is chronyd running, and does it allow this host (cmdallow)?",
             -errno.ETIMEDOUT,
-        )
-
-
-def _unknown_layout(report: str, code: int) -> ChronyError:
-    return libchrony_error(
-        LibchronyError.NEW_SERVER, report, "reading", f"unknown reply layout {code}"
-    )
-
-
-def _check_length(report: str, datagram: bytes, layout: Layout) -> None:
-    if len(datagram) != layout.length:
-        raise ChronyDataError(
-            f"{report}: reply {layout.code} of {len(datagram)} bytes, expected {layout.length} "
-            "(truncated or corrupted)",
-            LibchronyError.INVALID_RESPONSE,
         )

@@ -26,7 +26,7 @@ from enum import IntEnum
 from typing import Any, Final
 
 from . import registry as reg
-from ._errors import status_error
+from ._errors import LibchronyError, libchrony_error, status_error
 from .exceptions import ChronyDataError
 from .models import SourceMode
 from .registry import Field, Report, Response, Wire
@@ -36,6 +36,7 @@ __all__ = [
     "LAYOUTS",
     "NAME_REQUEST_LENGTH",
     "REPLY_HEADER",
+    "REPORT_LAYOUTS",
     "REQUEST_HEADER",
     "Layout",
     "ReplyHeader",
@@ -44,6 +45,7 @@ __all__ = [
     "decode_address",
     "decode_float",
     "decode_name",
+    "decode_reply",
     "decode_timespec",
     "encode_address",
     "encode_float",
@@ -51,7 +53,9 @@ __all__ = [
     "encode_request",
     "encode_timespec",
     "parse_reply_header",
+    "request_header",
     "request_length",
+    "request_tail",
 ]
 
 PKT_TYPE_REQUEST: Final = 1
@@ -65,6 +69,7 @@ assert REQUEST_HEADER.size == reg.REQUEST_HEADER_LEN
 assert REPLY_HEADER.size == reg.RESPONSE_HEADER_LEN
 
 _INDEX: Final = struct.Struct(">I")
+_pack_request_header: Final = REQUEST_HEADER.pack
 _ADDRESS_LEN: Final = Wire.ADDRESS.size
 
 
@@ -116,7 +121,8 @@ def encode_float(value: float) -> int:
         exp, coef = _EXP_MAX, _COEF_MAX if value > 0 else -_COEF_MAX - 1
     else:
         mantissa, exp = math.frexp(value)  # value = mantissa * 2**exp, 0.5 <= |m| < 1
-        coef = round(mantissa * (1 << (_COEF_BITS - 1)))
+        coef = round(mantissa * (1 << (_COEF_BITS - 1)))  # value = coef * 2**(exp - 24)
+        exp += 1  # the format divides by 2**25
         if not -_COEF_MAX - 1 <= coef <= _COEF_MAX:  # rounded up to 2**24: one bit less
             coef //= 2
             exp += 1
@@ -280,6 +286,11 @@ def _layouts() -> dict[tuple[str, int], Layout]:
 
 #: Every reply layout of the registry by (report name, reply code).
 LAYOUTS: Final = _layouts()
+#: The reply layouts of each report by reply code.
+REPORT_LAYOUTS: Final = {
+    r.name: {code: layout for (name, code), layout in LAYOUTS.items() if name == r.name}
+    for r in reg.REPORTS
+}
 #: The reply to the record-count request.
 COUNT_LAYOUT: Final = Layout("number of sources", reg.COUNT_RESPONSE)
 #: Request length of the source-name request: as long as its reply.
@@ -298,11 +309,20 @@ def request_length(report: Report) -> int:
 
 def encode_request(command: int, sequence: int, attempt: int, data: bytes, length: int) -> bytes:
     """A request packet: header, ``data``, zero padding up to ``length`` bytes."""
-    header = REQUEST_HEADER.pack(
+    return request_header(command, sequence, attempt) + request_tail(data, length)
+
+
+def request_header(command: int, sequence: int, attempt: int) -> bytes:
+    """The 20-byte header of a request."""
+    return _pack_request_header(
         reg.PROTOCOL_VERSION, PKT_TYPE_REQUEST, 0, 0, command, attempt, sequence, 0, 0
     )
-    packet = header + data
-    return packet + bytes(length - len(packet)) if len(packet) < length else packet
+
+
+def request_tail(data: bytes, length: int) -> bytes:
+    """What follows a request header: ``data`` and padding up to ``length`` bytes in all."""
+    padding = length - reg.REQUEST_HEADER_LEN - len(data)
+    return data + bytes(padding) if padding > 0 else data
 
 
 def encode_index(index: int) -> bytes:
@@ -359,6 +379,36 @@ def check_status(header: ReplyHeader, report: str, since: str | None = None) -> 
         )
     if header.status != Status.SUCCESS:
         raise status_error(header.status, report, since)
+
+
+def decode_reply(
+    report: str, header: ReplyHeader, datagram: bytes, layouts: dict[int, Layout]
+) -> tuple[Layout, tuple[Any, ...]] | None:
+    """The layout and field values of a reply to a request of ``report``.
+
+    None when chronyd has no such source (it went away after being counted).
+    Raises ChronyError subclasses only: for a failure status, an unknown reply
+    code (a newer chronyd: "too new", for this report only) or a length that is
+    not the layout's.
+    """
+    if header.status == Status.NO_SUCH_SOURCE and header.version == reg.PROTOCOL_VERSION:
+        return None
+    check_status(header, report, _SINCE.get(report))
+    layout = layouts.get(header.code)
+    if layout is None:
+        raise libchrony_error(
+            LibchronyError.NEW_SERVER, report, "reading", f"unknown reply layout {header.code}"
+        )
+    if len(datagram) != layout.length:
+        raise ChronyDataError(
+            f"{report}: reply {layout.code} of {len(datagram)} bytes, expected {layout.length} "
+            "(truncated or corrupted)",
+            LibchronyError.INVALID_RESPONSE,
+        )
+    return layout, layout.decode(datagram)
+
+
+_SINCE: Final = {r.name: r.responses[0].since for r in reg.REPORTS}
 
 
 def encode_reply(
