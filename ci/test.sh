@@ -17,12 +17,24 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# -- browser for the dashboard's end-to-end test (tests/e2e): Debian's headless Chromium
+browser=()
+command -v chromium >/dev/null || browser+=(chromium)
+command -v chromedriver >/dev/null || browser+=(chromium-driver)
+if [ ${#browser[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${browser[@]}" >/dev/null
+  else
+    echo "ci/test.sh: the browser test needs ${browser[*]} (apt-get install ${browser[*]})" >&2
+  fi
+fi
+
 VENV=${PYCHRONY_VENV:-.venv}
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 # shellcheck disable=SC1091
 . "$VENV/bin/activate"
 python -m pip install -q -U pip setuptools wheel 'Cython>=3.0.8'
-python -m pip install -q -e '.[test,dev]'
+python -m pip install -q -e '.[test,dev,dashboard]'
 
 echo "== lint"
 ruff check .

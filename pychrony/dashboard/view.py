@@ -58,6 +58,13 @@ _LEAP = {
 }
 
 
+_UNKNOWN_SYNC = {
+    "sync_label": "Unknown",
+    "sync_class": "bad",
+    "sync_detail": "chronyd did not answer",
+}
+
+
 def _fmt(model: type, record: Any, attr: str) -> str:
     return format_value(model, attr, getattr(record, attr))
 
@@ -65,7 +72,8 @@ def _fmt(model: type, record: Any, attr: str) -> str:
 def _ago(epoch: float, now: float) -> str:
     if not epoch:
         return "never"
-    return f"{format_duration(max(0.0, now - epoch))} ago"
+    age = now - epoch
+    return "just now" if age < 1 else f"{format_duration(age)} ago"
 
 
 def tracking_view(t: TrackingStatus, now: float) -> dict[str, Any]:
@@ -100,7 +108,7 @@ def tracking_view(t: TrackingStatus, now: float) -> dict[str, Any]:
         "leap_class": leap_class,
         "last_update": _ago(t.ref_time, now),
         "last_update_detail": (
-            f"{format_time(t.ref_time)} · every {_fmt(TrackingStatus, t, 'update_interval')}"
+            f"{format_time(int(t.ref_time))} · every {_fmt(TrackingStatus, t, 'update_interval')}"
             if t.ref_time
             else "no update yet"
         ),
@@ -182,10 +190,13 @@ def rtc_view(rtc: RTCData | None, now: float) -> dict[str, Any]:
 
 
 def chart_view(points: list[tuple[float, float]], now: float) -> dict[str, Any]:
-    """Offset history for the chart: points as ``[seconds before now, offset]``."""
+    """Offset history for the chart: points as ``[seconds before now, offset]``; the
+    time axis spans the history (at least a minute, at most ``CHART_WINDOW``)."""
     scale = max((abs(o) for _, o in points), default=0.0) * 1.15 or 1e-6
+    span = min(CHART_WINDOW, max(60.0, now - points[0][0] if points else 0.0))
     return {
-        "window": CHART_WINDOW,
+        "window": span,
+        "window_label": f"\N{MINUS SIGN}{format_duration(span)}",
         "points": [[round(now - t, 3), o] for t, o in points],
         "scale": scale,
         "top_label": format_offset(scale),
@@ -205,12 +216,18 @@ def view(reading: Reading, history: list[tuple[float, float]]) -> dict[str, Any]
     names = {s.address: s.name for s in sources or () if s.name}
     selected = {s.address for s in sources or () if s.is_selected()}
     failure = reading.failure
+    tracking_strings = tracking_view(tracking, now) if tracking is not None else None
     return {
         "ok": failure is None,
         "error": str(failure) if failure is not None else None,
         "errors": {name: str(exc) for name, exc in reading.errors.items()},
         "updated": time.strftime("%H:%M:%S", time.localtime(now)),
-        "tracking": tracking_view(tracking, now) if tracking is not None else None,
+        "tracking": tracking_strings,
+        "sync": (
+            {k: v for k, v in tracking_strings.items() if k.startswith("sync_")}
+            if tracking_strings
+            else _UNKNOWN_SYNC
+        ),
         "sources": [source_view(s) for s in sources] if sources is not None else None,
         "sourcestats": (
             [sourcestats_view(st, names, selected) for st in stats] if stats is not None else None

@@ -23,6 +23,7 @@
 
   function showBanner(message) {
     setText($("error-text"), message || "");
+    if (message) renderTracking({ sync_label: "Unknown", sync_class: "bad", sync_detail: "" });
     setHidden($("error-banner"), !message);
     const live = $("live");
     live.classList.toggle("ok", !message);
@@ -31,6 +32,8 @@
   }
 
   function fillBits(el, bits) {
+    if (el.dataset.value === bits) return;
+    el.dataset.value = bits || "";
     const boxes = [];
     for (const b of bits || "") {
       const i = document.createElement("i");
@@ -41,8 +44,8 @@
   }
 
   function fillRow(tr, row) {
-    tr.className = row.classes || "";
-    tr.dataset.key = row.key || "";
+    if (tr.className !== (row.classes || "")) tr.className = row.classes || "";
+    if (tr.dataset.key !== (row.key || "")) tr.dataset.key = row.key || "";
     tr.querySelectorAll("[data-f]").forEach((el) => setText(el, row[el.dataset.f]));
     tr.querySelectorAll("[data-bits]").forEach((el) => fillBits(el, row[el.dataset.bits]));
   }
@@ -51,22 +54,24 @@
     if (rows === null || rows === undefined) return; // report failed: keep the last rows
     const tbody = $(tbodyId);
     const template = $(templateId).content.querySelector("tr");
-    const fresh = rows.map((row) => {
-      const tr = template.cloneNode(true);
-      fillRow(tr, row);
-      return tr;
-    });
-    tbody.replaceChildren(...fresh);
+    // Update the rows in place (no flicker, selections survive); add or drop rows
+    // when the number of sources changed.
+    while (tbody.rows.length > rows.length) tbody.deleteRow(-1);
+    while (tbody.rows.length < rows.length) tbody.appendChild(template.cloneNode(true));
+    rows.forEach((row, i) => fillRow(tbody.rows[i], row));
     setHidden($(emptyId), rows.length > 0);
   }
 
+  // Tracking stat boxes; when chronyd is unreachable only the sync box changes
+  // (to "Unknown") and the others keep their last values.
   function renderTracking(t) {
-    if (!t) return;
-    document.querySelectorAll("[data-t]").forEach((el) => setText(el, t[el.dataset.t]));
+    document.querySelectorAll("[data-t]").forEach((el) => {
+      if (el.dataset.t in t) setText(el, t[el.dataset.t]);
+    });
     document.querySelectorAll("[data-tclass]").forEach((el) => {
+      if (!(el.dataset.tclass in t)) return;
       el.classList.remove(...STATE_CLASSES);
-      const cls = t[el.dataset.tclass];
-      if (cls) el.classList.add(cls);
+      if (t[el.dataset.tclass]) el.classList.add(t[el.dataset.tclass]);
     });
   }
 
@@ -92,6 +97,7 @@
     const width = 600;
     const mid = 70;
     const half = 64;
+    setText($("chart-span"), chart.window_label);
     const points = chart.points
       .filter((p) => p[0] <= chart.window)
       .map((p) => {
@@ -109,7 +115,7 @@
   function apply(snapshot) {
     const v = snapshot.view;
     showBanner(v.ok ? "" : v.error || "chronyd did not answer");
-    renderTracking(v.tracking);
+    renderTracking(v.tracking || v.sync);
     renderRows("sources-body", "source-row", "sources-empty", v.sources);
     renderRows("sourcestats-body", "sourcestats-row", "sourcestats-empty", v.sourcestats);
     renderRtc(v.rtc);
