@@ -491,3 +491,44 @@ def test_fresh_connection_failing_is_reported():
     assert reading.values == {}
     assert len(made) == 1  # no retry of a connection that never worked
     assert reader.last_error is not None
+
+
+def test_serve_binds_loopback_by_default(monkeypatch):
+    import uvicorn
+
+    import pychrony.dashboard as dashboard_module
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    dashboard_module.serve("/run/chrony/chronyd.sock", timeout=0.5, attempts=2, backend="python")
+    ((app, kwargs),) = calls
+    assert kwargs["host"] == "127.0.0.1"
+    assert kwargs["port"] == 8323
+    reader = app.state.reader
+    assert (reader.address, reader.timeout, reader.attempts) == ("/run/chrony/chronyd.sock", 0.5, 2)
+
+
+def test_cli_serve_passes_options(monkeypatch):
+    import pychrony.dashboard as dashboard_module
+    from pychrony.cli import main
+
+    seen = {}
+    monkeypatch.setattr(
+        dashboard_module, "serve", lambda address, **kw: seen.update(address=address, **kw)
+    )
+    assert main(["serve", "--host", "::1", "--port", "9100", "-a", "127.0.0.1:323"]) == 0
+    assert seen["address"] == "127.0.0.1:323"
+    assert (seen["host"], seen["port"]) == ("::1", 9100)
+
+
+def test_page_answers_from_cache_while_a_read_is_stuck():
+    with patched_chrony_connection(SCENARIO_NTP_SYNCED):
+        app = create_app(refresh=0, poll=False)
+        client = TestClient(app)
+        assert client.get("/api/snapshot").json()["ok"]
+        reader = app.state.reader
+        with reader._lock:  # as while the poller waits on a hung chronyd
+            start = time.perf_counter()
+            assert client.get("/").status_code == 200
+            assert client.get("/api/snapshot").json()["ok"]
+            assert time.perf_counter() - start < 0.5

@@ -154,10 +154,14 @@ def create_app(
     def history() -> list[tuple[float, float]]:
         return reader.history.points(CHART_WINDOW)
 
+    # The history gets a point every ~2 s while the poller runs: a longer silence
+    # means chronyd was away, and the chart's line breaks there.
+    gap = 3 * max(refresh or REFRESH_SECONDS, reader.history.min_interval) + 1
+
     async def index(request: Request) -> HTMLResponse:
         current = await run_in_threadpool(reading)
         html = page.render(
-            v=view(current, history()),
+            v=view(current, history(), gap),
             address=address or "auto",
             backend=reader.backend,
             version=__version__,
@@ -168,7 +172,7 @@ def create_app(
 
     async def api_snapshot(request: Request) -> JSONResponse:
         current = await run_in_threadpool(reading)
-        return JSONResponse(snapshot(current, history()), headers=_NO_STORE)
+        return JSONResponse(snapshot(current, history(), gap), headers=_NO_STORE)
 
     async def api_report(request: Request) -> JSONResponse:
         name = request.path_params["report"]

@@ -61,13 +61,13 @@ class OffsetHistory:
 
     def __init__(self, maxlen: int = 300, min_interval: float = 2.0) -> None:
         self._points: deque[tuple[float, float]] = deque(maxlen=maxlen)
-        self._min_interval = min_interval
+        self.min_interval = min_interval
         self._lock = threading.Lock()
 
     def add(self, when: float, offset: float) -> None:
         """Record ``offset`` (seconds) seen at ``when`` unless the last point is too recent."""
         with self._lock:
-            if self._points and when - self._points[-1][0] < self._min_interval:
+            if self._points and when - self._points[-1][0] < self.min_interval:
                 return
             self._points.append((when, offset))
 
@@ -181,7 +181,9 @@ class ChronyReader:
         ``max_age`` seconds (the page's poller and every open tab share one)."""
         key = tuple(names)
         cached = self._cache.get(key)
-        if cached is not None and time.time() - cached.taken_at <= max_age:
+        if cached is not None and (time.time() - cached.taken_at <= max_age or self._lock.locked()):
+            # Fresh enough, or another read (e.g. waiting on a hung chronyd) is under
+            # way: answer at once rather than queue behind it.
             return cached
         reading = self.read(key)
         self._cache[key] = reading

@@ -87,7 +87,7 @@ def tracking_view(t: TrackingStatus, now: float) -> dict[str, Any]:
         "synced": synced,
         "sync_label": "Synchronised" if synced else "Not synchronised",
         "sync_class": "ok" if synced else "bad",
-        "sync_detail": f"stratum {t.stratum}" if synced else "no usable reference",
+        "sync_detail": f"to {name}" if synced else "no usable reference",
         "offset": _fmt(TrackingStatus, t, "offset"),
         "offset_detail": (
             f"last {_fmt(TrackingStatus, t, 'last_offset')}, "
@@ -189,13 +189,15 @@ def rtc_view(rtc: RTCData | None, now: float) -> dict[str, Any]:
     }
 
 
-def chart_view(points: list[tuple[float, float]], now: float) -> dict[str, Any]:
+def chart_view(points: list[tuple[float, float]], now: float, gap: float) -> dict[str, Any]:
     """Offset history for the chart: points as ``[seconds before now, offset]``; the
-    time axis spans the history (at least a minute, at most ``CHART_WINDOW``)."""
+    time axis spans the history (at least a minute, at most ``CHART_WINDOW``); the line
+    breaks where points are more than ``gap`` seconds apart (chronyd was away)."""
     scale = max((abs(o) for _, o in points), default=0.0) * 1.15 or 1e-6
     span = min(CHART_WINDOW, max(60.0, now - points[0][0] if points else 0.0))
     return {
         "window": span,
+        "gap": gap,
         "window_label": f"\N{MINUS SIGN}{format_duration(span)}",
         "points": [[round(now - t, 3), o] for t, o in points],
         "scale": scale,
@@ -206,8 +208,8 @@ def chart_view(points: list[tuple[float, float]], now: float) -> dict[str, Any]:
     }
 
 
-def view(reading: Reading, history: list[tuple[float, float]]) -> dict[str, Any]:
-    """Everything the page shows, as display strings."""
+def view(reading: Reading, history: list[tuple[float, float]], gap: float = 10.0) -> dict[str, Any]:
+    """Everything the page shows, as display strings (``gap``: see :func:`chart_view`)."""
     now = reading.taken_at
     values = reading.values
     tracking = values.get("tracking")
@@ -233,11 +235,13 @@ def view(reading: Reading, history: list[tuple[float, float]]) -> dict[str, Any]
             [sourcestats_view(st, names, selected) for st in stats] if stats is not None else None
         ),
         "rtc": rtc_view(values["rtcdata"], now) if "rtcdata" in values else None,
-        "chart": chart_view(history, now),
+        "chart": chart_view(history, now, gap),
     }
 
 
-def snapshot(reading: Reading, history: list[tuple[float, float]]) -> dict[str, Any]:
+def snapshot(
+    reading: Reading, history: list[tuple[float, float]], gap: float = 10.0
+) -> dict[str, Any]:
     """``/api/snapshot``: the reports as stable JSON plus the page's view of them."""
     failure = reading.failure
     return {
@@ -247,5 +251,5 @@ def snapshot(reading: Reading, history: list[tuple[float, float]]) -> dict[str, 
         "taken_at": reading.taken_at,
         "taken_at_iso": format_time(reading.taken_at),
         **{name: to_json(reading.values.get(name)) for name in SNAPSHOT_REPORTS},
-        "view": view(reading, history),
+        "view": view(reading, history, gap),
     }

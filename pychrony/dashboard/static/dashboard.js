@@ -59,7 +59,9 @@
     while (tbody.rows.length > rows.length) tbody.deleteRow(-1);
     while (tbody.rows.length < rows.length) tbody.appendChild(template.cloneNode(true));
     rows.forEach((row, i) => fillRow(tbody.rows[i], row));
-    setHidden($(emptyId), rows.length > 0);
+    const empty = $(emptyId);
+    setText(empty, empty.dataset.empty);
+    setHidden(empty, rows.length > 0);
   }
 
   // Tracking stat boxes; when chronyd is unreachable only the sync box changes
@@ -77,6 +79,7 @@
 
   function renderRtc(rtc) {
     if (!rtc) return;
+    setHidden($("rtc-unknown"), true);
     setHidden($("rtc-stats"), !rtc.configured);
     setHidden($("rtc-missing"), !!rtc.configured);
     if (rtc.configured) {
@@ -98,14 +101,19 @@
     const mid = 70;
     const half = 64;
     setText($("chart-span"), chart.window_label);
-    const points = chart.points
-      .filter((p) => p[0] <= chart.window)
-      .map((p) => {
-        const x = width * (1 - p[0] / chart.window);
-        const y = mid - (p[1] / chart.scale) * half;
-        return x.toFixed(1) + "," + y.toFixed(1);
-      });
-    $("chart-line").setAttribute("points", points.join(" "));
+    // Points are [seconds ago, offset], oldest first; a new segment ("M") starts
+    // after a gap (chronyd was unreachable).
+    let path = "";
+    let previous = null;
+    for (const [ago, offset] of chart.points) {
+      if (ago > chart.window) continue;
+      const x = width * (1 - ago / chart.window);
+      const y = mid - (offset / chart.scale) * half;
+      const move = previous === null || previous - ago > chart.gap;
+      path += (move ? "M" : "L") + x.toFixed(1) + "," + y.toFixed(1) + " ";
+      previous = ago;
+    }
+    $("chart-line").setAttribute("d", path.trim());
     setText($("chart-top"), chart.top_label);
     setText($("chart-bottom"), chart.bottom_label);
     setText($("chart-latest"), chart.latest);
