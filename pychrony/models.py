@@ -301,7 +301,7 @@ class SelectData:
 class NTPData:
     """Last NTP exchange with one NTP source (``chronyc ntpdata``).
 
-    The kernel/hardware timestamp counters are None on chronyd older than 4.2.
+    The kernel/hardware timestamp counters are None on chronyd older than 4.6.
     """
 
     remote_address: str

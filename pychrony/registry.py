@@ -450,7 +450,7 @@ SELECTDATA = Report(
     count_request=COUNT_REQUEST,
     record_request=69,
     record_arg=RecordArg.INDEX,
-    description="Why each source is or is not selected (chronyd 4.2+).",
+    description="Why each source is or is not selected (chronyd 4.0+).",
     responses=(
         Response(
             23,
@@ -470,7 +470,7 @@ SELECTDATA = Report(
                 Field("low limit", W.FLOAT, C.INTERVAL_SECONDS, "low_limit"),
                 Field("high limit", W.FLOAT, C.INTERVAL_SECONDS, "high_limit"),
             ),
-            "4.2",
+            "4.0",
         ),
     ),
 )
@@ -514,7 +514,7 @@ NTPDATA = Report(
     record_arg=RecordArg.ADDRESS,
     description="The last NTP exchange with each NTP source (refclocks have none).",
     responses=(
-        Response(16, (*_NTPDATA_COMMON, *_reserved(3)), "3.2"),
+        Response(16, (*_NTPDATA_COMMON, *_reserved(3)), "3.0"),
         Response(
             26,
             (
@@ -525,7 +525,7 @@ NTPDATA = Report(
                 _counter("hardware receive timestamps", "hw_rx_timestamps"),
                 *_reserved(4),
             ),
-            "4.2",
+            "4.6",
         ),
     ),
     derived=(Derived("reference_id_name", "reference ID", Conv.REFID_NAME),),
@@ -578,10 +578,10 @@ SERVERSTATS = Report(
                 "dropped command requests",
                 "dropped client log records",
             ),
-            "3.1",
+            "3.0",
         ),
         Response(22, _serverstats(W.UINT32, *_SERVERSTATS_V2), "4.0"),
-        Response(24, _serverstats(W.UINT32, *_SERVERSTATS_V3), "4.1"),
+        Response(24, _serverstats(W.UINT32, *_SERVERSTATS_V3), "4.2"),
         Response(
             25,
             (*_serverstats(W.UINT64, *_SERVERSTATS_ATTRS), *_reserved(4, W.UINT64)),
@@ -694,7 +694,7 @@ SMOOTHING = Report(
                 Field("last update ago", W.FLOAT, C.INTERVAL_SECONDS, "last_update_ago"),
                 Field("remaining time", W.FLOAT, C.INTERVAL_SECONDS, "remaining_time"),
             ),
-            "2.0",
+            "2.1",
         ),
     ),
 )
