@@ -345,7 +345,7 @@ def test_sources_refclock_slot_holds_reference_id():
     ("status", "error", "match"),
     [
         (2, ChronyPermissionError, "not authorised.*Unix socket.*opencommands"),
-        (3, ChronyDataError, "too old.*does not know this request.*4.2 or newer"),
+        (3, ChronyDataError, "too old.*does not know this request.*4.0 or newer"),
         (6, ChronyDisabledError, "disabled"),
         (13, ChronyDisabledError, "no RTC"),
         (18, ChronyDataError, "newer than pychrony.*protocol version"),
