@@ -148,8 +148,13 @@ def create_app(
     templates = _environment()
     page = templates.get_template("index.html")
 
+    polling = threading.Event()
+
     def reading() -> Any:
-        return reader.cached_read(SNAPSHOT_REPORTS, max_age=refresh)
+        # While the poller runs it keeps the cache fresh: requests never wait on
+        # chronyd (a hung one costs the poller, not the page, the timeout).
+        max_age = refresh + reader.budget + 1 if polling.is_set() else refresh
+        return reader.cached_read(SNAPSHOT_REPORTS, max_age=max_age)
 
     def history() -> list[tuple[float, float]]:
         return reader.history.points(CHART_WINDOW)
@@ -217,9 +222,11 @@ def create_app(
         poller = _Poller(reader, refresh or REFRESH_SECONDS) if poll else None
         if poller is not None:
             poller.start()
+            polling.set()
         try:
             yield
         finally:
+            polling.clear()
             if poller is not None:
                 await asyncio.to_thread(poller.stop)
             reader.close()
