@@ -68,6 +68,9 @@ _RECV_SIZE: Final = 2048
 _SUN_PATH_MAX: Final = 107
 _DIR_PREFIX: Final = "pychrony."
 _NAME_ALPHABET: Final = string.ascii_letters + string.digits
+_ADDRESS_LEN: Final = reg.Wire.ADDRESS.size
+#: Source names remembered per session (by address) before starting afresh.
+_MAX_KNOWN_NAMES: Final = 4096
 
 _SOURCES: Final = reg.SOURCES
 _SOURCESTATS: Final = reg.SOURCESTATS
@@ -342,6 +345,9 @@ class CmdmonSession:
         self._prefetched: tuple[Report, dict[int, _Record | None]] | None = None
         self._lengths = {r.name: request_length(r) for r in reg.REPORTS}
         self._names: bool | None = None  # does chronyd answer source-name requests?
+        self._known_names: dict[bytes, str | None] = {}  # by raw address
+        #: False: fetch records one round trip at a time (for comparisons).
+        self.pipelining = True
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -411,7 +417,7 @@ class CmdmonSession:
     def get_timespec(self, index: int) -> tuple[int, int]:
         """Timespec field as (seconds, nanoseconds); (0, 0) for another type."""
         value = self._values[index]
-        return value if value.__class__ is tuple else (0, 0)  # type: ignore[no-any-return]
+        return value if value.__class__ is tuple else (0, 0)
 
     def get_string(self, index: int) -> str | None:
         """Address field as text; None when unspecified or not an address."""
@@ -438,7 +444,7 @@ class CmdmonSession:
                 header, datagram = self._exchange(
                     reg.SOURCE_NAME_REQUEST, address, NAME_REQUEST_LENGTH, "source name"
                 )
-                record.name = self._decode_name(header, datagram)
+                record.name = self._decode_name(address, header, datagram)
         return record.name
 
     # -- PrefetchingSession ---------------------------------------------------
@@ -452,7 +458,7 @@ class CmdmonSession:
         also get their names. The records then serve :meth:`request_record`.
         """
         self._prefetched = None
-        if report.record_arg is RecordArg.NONE or count <= 0:
+        if report.record_arg is RecordArg.NONE or count <= 0 or not self.pipelining:
             return
         records: dict[int, _Record | None] = {}
         jobs: deque[_Job] = deque()
@@ -466,16 +472,16 @@ class CmdmonSession:
             if job.kind == _NAME:
                 record = records[job.index]
                 assert record is not None
-                record.name = self._decode_name(header, datagram)
+                record.name = self._decode_name(job.tail[:_ADDRESS_LEN], header, datagram)
                 return
             if job.kind == _STATS:
                 stats = self._decode_record(_SOURCESTATS, header, datagram)
-                address = self._stats_address(stats)
-                if address is None:  # a refclock (or a source gone): no record
+                found = self._stats_address(stats)
+                if found is None:  # a refclock (or a source gone): no record
                     records[job.index] = None
                 else:
                     command, length = report.record_request, self._lengths[report.name]
-                    jobs.append(_Job(_RECORD, job.index, command, address[0], length, address[1]))
+                    jobs.append(_Job(_RECORD, job.index, command, found[0], length, found[1]))
                 return
             record = self._decode_record(report, header, datagram, job.address)
             records[job.index] = record
@@ -541,16 +547,26 @@ class CmdmonSession:
         return stats.layout.address_bytes(stats.datagram, "address"), text
 
     def _name_address(self, record: _Record) -> bytes | None:
-        """Raw address to ask a sources record's name by; None when there is none."""
+        """Raw address to ask a sources record's name by; None when there is none
+        to ask (a refclock, a chronyd without names) or it is known already."""
         layout = record.layout
         if self._names is False or layout.report != _SOURCES.name:
             return None
         if record.values[layout.index["address"]].__class__ is not str:
             return None  # a refclock (reference ID) or an unspecified address
-        return layout.address_bytes(record.datagram, "address")
+        address = layout.address_bytes(record.datagram, "address")
+        if address in self._known_names:
+            record.name = self._known_names[address]
+            return None
+        return address
 
-    def _decode_name(self, header: ReplyHeader, datagram: bytes) -> str | None:
-        """The name in a source-name reply; None (never an error) when there is none."""
+    def _decode_name(self, address: bytes, header: ReplyHeader, datagram: bytes) -> str | None:
+        """The name in a source-name reply; None (never an error) when there is none.
+
+        Names are remembered by address for the session: a source's configured
+        name does not change while it keeps its address, and asking again would
+        double the requests of every ``get_sources()``.
+        """
         if header.status in (Status.INVALID, Status.UNAUTHORISED):
             self._names = False  # chronyd before 4.0, or a closed command: stop asking
             return None
@@ -562,7 +578,11 @@ class CmdmonSession:
         ):
             return None
         self._names = True
-        return decode_name(datagram[reg.RESPONSE_HEADER_LEN :])
+        name = decode_name(datagram[reg.RESPONSE_HEADER_LEN :])
+        if len(self._known_names) >= _MAX_KNOWN_NAMES:
+            self._known_names.clear()
+        self._known_names[address] = name
+        return name
 
     # -- exchanges ------------------------------------------------------------
 

@@ -179,6 +179,14 @@ def test_names_not_asked_again_of_a_chronyd_without_them(tmp_path):
         assert sum(r.command == reg.SOURCE_NAME_REQUEST for r in fake.requests) == first
 
 
+def test_names_are_asked_once_per_address(tmp_path):
+    with fake_chronyd(tmp_path, sources=Sources(count=6)) as fake, connect(fake) as conn:
+        first = conn.get_sources()
+        assert sum(r.command == reg.SOURCE_NAME_REQUEST for r in fake.requests) == 6
+        assert conn.get_sources() == first
+        assert sum(r.command == reg.SOURCE_NAME_REQUEST for r in fake.requests) == 6
+
+
 def test_single_record_reports_cost_one_request(tmp_path):
     with fake_chronyd(tmp_path) as fake, connect(fake) as conn:
         conn.get_tracking()
