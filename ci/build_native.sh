@@ -39,6 +39,20 @@ Cflags: -I\${includedir}
 PC
 echo "build_native: test double built in $BUILD_DIR"
 
+# The build requirements of pyproject.toml, in this interpreter (no build isolation).
+if ! "$PYTHON" - <<'PY'
+import sys
+try:
+    import Cython
+    import setuptools
+except ImportError:
+    sys.exit(1)
+major = int(setuptools.__version__.split(".")[0])
+sys.exit(0 if major >= 77 and int(Cython.__version__.split(".")[0]) >= 3 else 1)
+PY
+then
+  "$PYTHON" -m pip install -q 'setuptools>=77' 'Cython>=3.0.8'
+fi
 rm -f pychrony/_reader_c.c pychrony/_reader_c.*.so
 PKG_CONFIG_PATH="$BUILD_DIR/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" \
 PYCHRONY_REQUIRE_EXTENSIONS=1 \
