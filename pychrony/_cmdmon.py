@@ -339,6 +339,8 @@ class CmdmonSession:
         self._pollin.register(sock, select.POLLIN)
         self._pollout = select.poll()
         self._pollout.register(sock, select.POLLOUT)
+        self._pollboth = select.poll()
+        self._pollboth.register(sock, select.POLLIN | select.POLLOUT)
         self._finalizer = weakref.finalize(self, _discard, sock, client_dir)
         self._record: _Record | None = None
         self._values: tuple[Any, ...] = ()
@@ -598,6 +600,7 @@ class CmdmonSession:
             sequences.append(sequence)
             deadline = monotonic() + self.timeout
             self._send(request_header(command, sequence, attempt) + tail, deadline)
+            # Bounded even if datagrams keep coming: the deadline is checked each round.
             while self._wait(deadline):
                 for datagram in self._receive_ready(WINDOW):
                     header = parse_reply_header(datagram)
@@ -612,21 +615,23 @@ class CmdmonSession:
     def _pipeline(
         self, jobs: deque[_Job], handle: Callable[[_Job, ReplyHeader, bytes], None], what: str
     ) -> None:
-        """Run ``jobs`` (which ``handle`` may extend) with a window of requests in flight."""
+        """Run ``jobs`` (which ``handle`` may extend) with a window of requests in flight.
+
+        Never blocks past the earliest expiry of a request in flight, so the
+        bound of :meth:`_exchange` holds for each request; requests that find
+        chronyd's queue full wait for it to drain within the same bound.
+        """
         self._check_open()
         pending: dict[int, _Job] = {}  # every sequence sent for a job still waiting
         waiting: list[_Job] = []
+        unsent: deque[tuple[_Job, bytes]] = deque()  # refused by a full queue, in order
         self._receive_ready(64)  # late replies to abandoned requests: drop them
         while jobs or waiting:
             while jobs and len(waiting) < self.window:
                 job = jobs.popleft()
-                self._send_job(job, pending)
+                self._send_job(job, pending, unsent)
                 waiting.append(job)
             datagrams = self._receive_ready(2 * self.window)
-            if not datagrams:
-                if not self._wait(min(job.expires for job in waiting)):
-                    self._resend_expired(waiting, pending, what)
-                continue
             for datagram in datagrams:
                 header = parse_reply_header(datagram)
                 if header is None:
@@ -638,37 +643,65 @@ class CmdmonSession:
                     del pending[sequence]
                 waiting.remove(job)
                 handle(job, header, datagram)
+            if not waiting:
+                continue
+            earliest = min(job.expires for job in waiting)
+            if datagrams and earliest > monotonic():
+                continue  # more to read before anything expires
+            if not datagrams and self._wait_or_send(earliest, unsent):
+                continue
+            now = monotonic()
+            for job in waiting:
+                if job.expires <= now:
+                    job.attempt += 1
+                    if job.attempt >= self.attempts:
+                        raise self._timeout_error(what)
+                    if unsent:  # its earlier attempt never left: replace it
+                        unsent = deque(item for item in unsent if item[0] is not job)
+                    self._send_job(job, pending, unsent)
 
-    def _send_job(self, job: _Job, pending: dict[int, _Job]) -> None:
+    def _send_job(
+        self, job: _Job, pending: dict[int, _Job], unsent: deque[tuple[_Job, bytes]]
+    ) -> None:
+        """Send ``job`` as a new attempt (queued behind ``unsent`` ones if any)."""
         sequence = getrandbits(32)
         while sequence in pending:
             sequence = getrandbits(32)
         pending[sequence] = job
         job.sequences.append(sequence)
-        job.expires = deadline = monotonic() + self.timeout
-        self._send(request_header(job.command, sequence, job.attempt) + job.tail, deadline)
+        job.expires = monotonic() + self.timeout
+        packet = request_header(job.command, sequence, job.attempt) + job.tail
+        if unsent or not self._send_now(packet):
+            unsent.append((job, packet))
 
-    def _resend_expired(self, waiting: list[_Job], pending: dict[int, _Job], what: str) -> None:
-        now = monotonic()
-        for job in waiting:
-            if job.expires <= now:
-                job.attempt += 1
-                if job.attempt >= self.attempts:
-                    raise self._timeout_error(what)
-                self._send_job(job, pending)
+    def _wait_or_send(self, deadline: float, unsent: deque[tuple[_Job, bytes]]) -> bool:
+        """Wait for a datagram, or for room to send ``unsent`` ones; False at ``deadline``."""
+        if not unsent:
+            return self._wait(deadline)
+        remaining = deadline - monotonic()
+        if remaining <= 0 or not self._pollboth.poll(remaining * 1000.0):
+            return False
+        while unsent and self._send_now(unsent[0][1]):
+            unsent.popleft()
+        return True
 
     def _send(self, packet: bytes, deadline: float) -> None:
         """Send ``packet``; while chronyd's queue is full, wait until ``deadline``."""
+        while not self._send_now(packet):
+            remaining = deadline - monotonic()
+            if remaining <= 0:
+                return  # counts as lost: the reply wait times out and resends
+            self._pollout.poll(remaining * 1000.0)
+
+    def _send_now(self, packet: bytes) -> bool:
+        """Send ``packet`` if chronyd's queue has room (False when it is full)."""
         reconnected = False
         while True:
             try:
                 self._sock.send(packet)
-                return
+                return True
             except BlockingIOError:
-                remaining = deadline - monotonic()
-                if remaining <= 0:
-                    return  # counts as lost: the reply wait times out and resends
-                self._pollout.poll(remaining * 1000.0)
+                return False
             except OSError as exc:
                 if exc.errno not in _PEER_GONE or self.endpoint.path is None or reconnected:
                     raise self._io_error(exc) from exc
@@ -678,8 +711,8 @@ class CmdmonSession:
     def _wait(self, deadline: float) -> bool:
         """Wait until a datagram is ready (True) or ``deadline`` passes (False)."""
         remaining = deadline - monotonic()
-        # poll() rounds up to whole milliseconds; a deadline just passed gets a last look.
-        return bool(self._pollin.poll(remaining * 1000.0 if remaining > 0 else 0))
+        # poll() rounds the timeout up to whole milliseconds: it never ends early.
+        return remaining > 0 and bool(self._pollin.poll(remaining * 1000.0))
 
     def _receive_ready(self, limit: int) -> list[bytes]:
         """Datagrams already queued (at most ``limit``), without waiting."""

@@ -262,6 +262,44 @@ def test_silent_chronyd_times_out_within_bound_when_prefetching(tmp_path):
     assert 0.4 <= elapsed < 0.4 + SLACK
 
 
+@pytest.mark.parametrize("report", ["tracking", "sources"])
+def test_flood_of_wrong_replies_does_not_extend_the_bound(tmp_path, report):
+    inner = default_responder(Sources(count=20))
+
+    def respond(request: Request) -> list[bytes]:
+        if request.command == 14:
+            return inner(request)
+        garbage = bytearray(inner(request)[0])
+        garbage[16] ^= 0xFF  # another sequence number
+        return [bytes(garbage)] * 100_000  # sent as fast as the client reads
+
+    with fake_chronyd(tmp_path, respond=respond) as fake, connect(fake, 0.2, 2) as conn:
+        start = time.monotonic()
+        with pytest.raises(ChronyTimeoutError):
+            conn.report(report)
+        assert time.monotonic() - start < 0.4 + SLACK
+
+
+def test_stuck_chronyd_with_a_full_queue_times_out_within_bound(tmp_path):
+    inner = default_responder(Sources(count=40))
+    stuck = threading.Event()
+
+    def respond(request: Request) -> list[bytes]:
+        if request.command != 14:
+            stuck.wait(5)  # stops reading: its queue fills, sends find it full
+        return inner(request)
+
+    with fake_chronyd(tmp_path, respond=respond) as fake:
+        try:
+            with connect(fake, 0.2, 2) as conn:
+                start = time.monotonic()
+                with pytest.raises(ChronyTimeoutError):
+                    conn.get_sources()
+                assert time.monotonic() - start < 0.4 + SLACK
+        finally:
+            stuck.set()
+
+
 def test_late_reply_to_an_earlier_attempt_counts(tmp_path):
     inner = default_responder(Sources())
     held: list[Request] = []
@@ -443,6 +481,27 @@ def test_auto_detection_takes_the_udp_endpoint_that_answers(tmp_path, monkeypatc
         with ChronyConnection(backend="python") as conn:
             assert conn._session.address == fake.address
             assert conn.get_tracking().stratum == 2
+
+
+def test_auto_detection_falls_back_to_udp_where_the_socket_is_forbidden(tmp_path, monkeypatch):
+    # Like chronyc: an unprivileged user still gets the open reports over UDP.
+    def forbidden(path: str) -> None:
+        raise ChronyPermissionError(f"Permission denied for chronyd socket {path}: ...")
+
+    with fake_chronyd(tmp_path, udp=True) as fake:
+        port = int(fake.address.split(":")[1])
+        endpoints = (
+            _address.Endpoint(path="/run/chrony/chronyd.sock"),
+            _address.Endpoint(host="127.0.0.1", port=port),
+        )
+        monkeypatch.setattr(_cmdmon, "candidates", lambda address: endpoints)
+        monkeypatch.setattr(_cmdmon, "_open_unix", forbidden)
+        with ChronyConnection(backend="python") as conn:
+            assert conn.get_tracking().stratum == 2
+        # Nothing answers at all: the permission problem is what to fix.
+        fake.respond = lambda request: []
+        with pytest.raises(ChronyPermissionError, match="Permission denied.*tried"):
+            ChronyConnection(timeout=0.1, attempts=1, backend="python").open()
 
 
 def test_auto_detection_failing_names_what_was_tried(tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ import socket
 import time
 
 import pytest
+from labs import start_lab
 from unprivileged import run_as_nobody
 
 from pychrony import (
@@ -54,6 +55,21 @@ def test_stopped_chronyd_times_out_and_recovers(own_lab):
             assert time.monotonic() - start < 0.4 + SLACK
         assert len(conn.get_sources()) == 2  # late replies are not mistaken for new ones
         assert conn.get_tracking().is_synchronized()
+
+
+def test_stopped_chronyd_with_many_sources_times_out_within_bound():
+    lab = start_lab(sources=40, refclock=False)
+    try:
+        with ChronyConnection(lab.socket_path, timeout=0.2, attempts=2, backend="python") as conn:
+            assert len(conn.get_sources()) == 40
+            with lab.paused():  # its queue fills up: pipelined sends find it full
+                start = time.monotonic()
+                with pytest.raises(ChronyTimeoutError):
+                    conn.get_sources()
+                assert time.monotonic() - start < 0.4 + SLACK
+            assert len(conn.get_sources()) == 40
+    finally:
+        lab.stop()
 
 
 def test_missing_socket(lab):
