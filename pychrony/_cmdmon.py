@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import select
 import socket
@@ -75,6 +76,8 @@ _MAX_KNOWN_NAMES: Final = 4096
 _SOURCES: Final = reg.SOURCES
 _SOURCESTATS: Final = reg.SOURCESTATS
 _COUNT_WHAT: Final = "the number of sources"
+#: Bytes of each report's record requests (padded to the longest reply).
+_REQUEST_LENGTHS: Final = {r.name: request_length(r) for r in reg.REPORTS}
 #: send() errors of a Unix socket whose chronyd went away (restarted?).
 _PEER_GONE: Final = frozenset({errno.ECONNREFUSED, errno.ENOTCONN})
 
@@ -92,11 +95,16 @@ def open_session(address: str | None, *, timeout: float, attempts: int) -> Cmdmo
     for endpoint in endpoints:
         try:
             session = _open(endpoint, timeout, attempts)
-            if not endpoint.is_unix:
-                session.probe()
         except (ChronyConnectionError, ChronyPermissionError) as exc:
             failures.append((endpoint, exc))
             continue
+        if not endpoint.is_unix:  # a UDP socket "connects" whether chronyd is there or not
+            try:
+                session.probe()
+            except ChronyConnectionError as exc:
+                session.close()
+                failures.append((endpoint, exc))
+                continue
         return session
     raise _auto_error(failures)
 
@@ -154,7 +162,7 @@ class _ClientDir:
             if (
                 not stat.S_ISDIR(st.st_mode)
                 or st.st_uid != os.geteuid()
-                or stat.S_IMODE(st.st_mode) != 0o700
+                or st.st_mode & 0o077  # nobody else may enter it yet
                 or (st.st_dev, st.st_ino) != (lst.st_dev, lst.st_ino)
             ):
                 raise OSError(errno.EPROTO, f"{self.path} is not the directory just created")
@@ -257,19 +265,15 @@ def _discard(sock: socket.socket, client_dir: _ClientDir | None) -> None:
         client_dir.remove()
 
 
-_window_cache: list[int] = []
-
-
+@functools.cache
 def _unix_window() -> int:
     """The pipelining window for Unix sockets: below the datagram queue limit."""
-    if not _window_cache:
-        try:
-            with open("/proc/sys/net/unix/max_dgram_qlen") as f:
-                qlen = int(f.read())
-        except (OSError, ValueError):
-            qlen = 10
-        _window_cache.append(max(1, min(WINDOW, qlen - 2)))
-    return _window_cache[0]
+    try:
+        with open("/proc/sys/net/unix/max_dgram_qlen") as f:
+            qlen = int(f.read())
+    except (OSError, ValueError):
+        qlen = 10
+    return max(1, min(WINDOW, qlen - 2))
 
 
 # -- the session --------------------------------------------------------------
@@ -345,7 +349,6 @@ class CmdmonSession:
         self._record: _Record | None = None
         self._values: tuple[Any, ...] = ()
         self._prefetched: tuple[Report, dict[int, _Record | None]] | None = None
-        self._lengths = {r.name: request_length(r) for r in reg.REPORTS}
         self._names: bool | None = None  # does chronyd answer source-name requests?
         self._known_names: dict[bytes, str | None] = {}  # by raw address
         #: False: fetch records one round trip at a time (for comparisons).
@@ -466,7 +469,7 @@ class CmdmonSession:
         jobs: deque[_Job] = deque()
         first = _SOURCESTATS if report.record_arg is RecordArg.ADDRESS else report
         kind = _STATS if report.record_arg is RecordArg.ADDRESS else _RECORD
-        length = self._lengths[first.name]
+        length = _REQUEST_LENGTHS[first.name]
         for index in range(count):
             jobs.append(_Job(kind, index, first.record_request, encode_index(index), length))
 
@@ -482,7 +485,7 @@ class CmdmonSession:
                 if found is None:  # a refclock (or a source gone): no record
                     records[job.index] = None
                 else:
-                    command, length = report.record_request, self._lengths[report.name]
+                    command, length = report.record_request, _REQUEST_LENGTHS[report.name]
                     jobs.append(_Job(_RECORD, job.index, command, found[0], length, found[1]))
                 return
             record = self._decode_record(report, header, datagram, job.address)
@@ -525,7 +528,7 @@ class CmdmonSession:
             if found is None:
                 return None
             data, address = found
-        length = self._lengths[report.name]
+        length = _REQUEST_LENGTHS[report.name]
         header, datagram = self._exchange(report.record_request, data, length, report.name)
         return self._decode_record(report, header, datagram, address)
 
