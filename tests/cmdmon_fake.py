@@ -97,9 +97,12 @@ class Sources:
     count: int = 3
     refclocks: frozenset[int] = frozenset()
     names: bool = True
+    unresolved: frozenset[int] = frozenset()  # named sources not resolved yet: ID addresses
 
     def address(self, index: int) -> str | None:
-        return None if index in self.refclocks else f"192.0.2.{index + 1}"
+        if index in self.refclocks:
+            return None
+        return f"ID#{index:010d}" if index in self.unresolved else f"192.0.2.{index + 1}"
 
 
 def default_responder(sources: Sources) -> Callable[[Request], list[bytes]]:
@@ -130,6 +133,9 @@ def default_responder(sources: Sources) -> Callable[[Request], list[bytes]]:
                 return [request.error(4)]
             index = matches[0]
         values = record_values(report, response, index)
+        for position, f in enumerate(response.fields):
+            if f.name in ("address", "remote address"):
+                values[position] = sources.address(index)
         if report.name == "sources" and index in sources.refclocks:
             values[0] = 0x47505300  # "GPS"
             values[[f.name for f in response.fields].index("mode")] = SourceMode.REFCLOCK.value

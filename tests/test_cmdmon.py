@@ -161,6 +161,15 @@ def test_reports_end_to_end(tmp_path):
         assert asked == ["192.0.2.2", "192.0.2.3", "192.0.2.4"]
 
 
+def test_unresolved_source_has_its_name(tmp_path):
+    sources = Sources(count=2, unresolved=frozenset({1}))
+    with fake_chronyd(tmp_path, sources=sources) as fake, connect(fake) as conn:
+        got = conn.get_sources()
+        assert [s.address for s in got] == ["192.0.2.1", "ID#0000000001"]
+        assert got[1].name == "ntp-ID#0000000001.example.org"  # asked by its ID
+        assert [n.remote_address for n in conn.get_ntp_data()] == ["192.0.2.1", "ID#0000000001"]
+
+
 def test_single_source_is_fetched_without_prefetch(tmp_path):
     with fake_chronyd(tmp_path, sources=Sources(count=1)) as fake, connect(fake) as conn:
         (source,) = conn.get_sources()
