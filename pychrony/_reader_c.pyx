@@ -474,6 +474,15 @@ cdef object _build(_ReportInfo info, chrony_session *cs, int nfields, object req
     return plan.model(*values)
 
 
+cdef object _libchrony_error(chrony_err err, int saved_errno, str report, str stage):
+    # libchrony returns SEND_FAILED/RECV_FAILED right after the failed send()/recv(),
+    # so errno still says why ("Connection refused" when chronyd is gone).
+    detail = ""
+    if (err == CHRONY_SEND_FAILED or err == CHRONY_RECV_FAILED) and saved_errno:
+        detail = os.strerror(saved_errno)
+    return _errors.libchrony_error(err, report, stage, detail)
+
+
 # -- sessions --------------------------------------------------------------------------
 
 @cython.final
@@ -487,6 +496,7 @@ cdef class NativeSession:
     cdef readonly int attempts
     cdef bint busy
     cdef bint close_requested
+    cdef bint closed_by_user   # else a NULL session is a broken one, reopened on use
 
     def __cinit__(self):
         self.session = NULL
@@ -505,6 +515,7 @@ cdef class NativeSession:
 
     def close(self) -> None:
         """Close the session and its socket; idempotent."""
+        self.closed_by_user = True
         if self.busy:  # another thread is waiting on the socket: it closes it
             self.close_requested = True
         else:
@@ -512,20 +523,22 @@ cdef class NativeSession:
 
     @property
     def closed(self) -> bool:
-        """True once the session is closed."""
-        return self.session == NULL
+        """True once :meth:`close` was called."""
+        return self.closed_by_user
 
     def __repr__(self) -> str:
-        state = "closed" if self.session == NULL else f"fd={self.fd}"
+        state = "closed" if self.closed_by_user else f"fd={self.fd}"
         return f"<NativeSession {self.address} {state}>"
 
     cdef int _enter(self) except -1:
-        if self.session == NULL or self.close_requested:
+        if self.closed_by_user:
             raise ChronyConnectionError("The libchrony session is closed")
         if self.busy:
             raise ChronyError(
                 "This session is in use by another thread; use one ChronyConnection per thread"
             )
+        if self.session == NULL:  # chronyd was gone at the last call: try again
+            self._reopen()
         self.busy = True
         return 0
 
@@ -557,10 +570,26 @@ cdef class NativeSession:
             if self.close_requested:
                 raise ChronyConnectionError("The session was closed while waiting for chronyd")
 
+    cdef int _reopen(self) except -1:
+        """Replace a broken socket (chronyd restarted) by a new one to the same address."""
+        cdef chrony_err err
+        self._release()
+        fd, code = _open_socket(self.address)
+        if fd < 0:
+            raise _errors.open_error(self.address, code)
+        self.fd = fd
+        err = chrony_init_session(&self.session, fd)
+        if err != CHRONY_OK:
+            self.session = NULL
+            self._release()
+            raise _init_error(err)
+        return 0
+
     cdef int _exchange(self, _ReportInfo info, bint count, int index) except -1:
         """Send a request and process replies until it is answered, resending on timeout."""
         cdef chrony_err err
         cdef int attempt = 0
+        cdef bint reopened = False
         cdef double deadline
         while True:
             if count:
@@ -568,16 +597,26 @@ cdef class NativeSession:
             else:
                 err = chrony_request_record(self.session, info.name, index)
             if err != CHRONY_OK:
-                raise _errors.libchrony_error(err, info.pyname, "requesting")
+                if err == CHRONY_SEND_FAILED and not reopened:
+                    self._reopen()  # raises "Cannot connect" when chronyd is still gone
+                    reopened = True
+                    continue
+                raise _libchrony_error(err, errno, info.pyname, "requesting")
             deadline = _now() + self.timeout
             while chrony_needs_response(self.session):
                 if not self._wait_readable(deadline):
                     break
                 err = chrony_process_response(self.session)
                 if err != CHRONY_OK:
-                    raise _errors.libchrony_error(err, info.pyname, "receiving")
+                    if err == CHRONY_RECV_FAILED and not reopened:
+                        break  # reopened below, then the request is sent again
+                    raise _libchrony_error(err, errno, info.pyname, "receiving")
             else:
                 return 0
+            if err == CHRONY_RECV_FAILED and not reopened:
+                self._reopen()
+                reopened = True
+                continue
             attempt += 1
             if attempt >= self.attempts:
                 raise ChronyTimeoutError(
@@ -683,12 +722,15 @@ def open_session(address=None, timeout=1.0, attempts=3):
     if err != CHRONY_OK:
         session.session = NULL
         session._release()
-        raise ChronyConnectionError(
-            "Failed to initialise a session with chronyd "
-            f"({chrony_get_error_string(err).decode()})",
-            err,
-        )
+        raise _init_error(err)
     return session
+
+
+cdef object _init_error(chrony_err err):
+    return ChronyConnectionError(
+        f"Failed to initialise a session with chronyd ({chrony_get_error_string(err).decode()})",
+        err,
+    )
 
 
 def read_report(NativeSession session not None, report):

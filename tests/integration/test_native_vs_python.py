@@ -16,6 +16,7 @@ between the two native reads.
 from __future__ import annotations
 
 import dataclasses
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import pytest
 
 from pychrony import ChronyConnection, _backend
-from pychrony.exceptions import ChronyError
+from pychrony.exceptions import ChronyConnectionError, ChronyError
 from pychrony.registry import REPORTS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -119,3 +120,15 @@ def test_sources_name_is_only_known_to_python(lab: Any) -> None:
     ):
         assert all(s.name is None for s in native.get_sources())
         assert any(s.name for s in python.get_sources())
+
+
+def test_native_reconnects_after_chronyd_restart(own_lab: Any) -> None:
+    conn = ChronyConnection(own_lab.socket_path, timeout=0.5, attempts=2, backend="native")
+    assert conn.get_tracking().is_synchronized()
+    own_lab.kill_client(signal.SIGKILL)  # the socket file stays, nobody listens
+    with pytest.raises(ChronyConnectionError, match="refused"):
+        conn.get_tracking()
+    own_lab.restart_client()
+    assert conn.get_tracking().is_synchronized()  # the same connection reopens its socket
+    assert len(conn.get_sources()) == 2
+    conn.close()
