@@ -7,7 +7,8 @@
 #   PYTHONMALLOC=malloc valgrind --tool=memcheck --leak-check=full \
 #       --show-leak-kinds=definite --track-origins=yes --num-callers=40 \
 #       --log-file=build/valgrind/memcheck.%p.log \
-#       python -m pytest -m "c_extension and not slow" tests/test_native.py
+#       python -m pytest -m "c_extension and not slow" tests/test_native.py \
+#       --deselect tests/test_native.py::test_timeout_resends_then_raises_without_holding_the_gil
 #
 # PYTHONMALLOC=malloc sends every Python allocation through malloc, so memcheck
 # sees them. CPython and glibc's vectorised string functions give known false
@@ -27,7 +28,10 @@ command -v valgrind >/dev/null || {
 }
 LOGS=build/valgrind
 rm -rf "$LOGS" && mkdir -p "$LOGS"
-[ $# -gt 0 ] || set -- tests/test_native.py
+# Valgrind runs one thread at a time, so the GIL test's spinning thread starves
+# the waiting one past its deadline: that timing test is left out here.
+[ $# -gt 0 ] || set -- tests/test_native.py \
+  --deselect tests/test_native.py::test_timeout_resends_then_raises_without_holding_the_gil
 status=0
 PYTHONMALLOC=malloc valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
   --track-origins=yes --num-callers=40 --log-file="$LOGS/memcheck.%p.log" \
