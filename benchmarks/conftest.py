@@ -32,7 +32,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="CI quick mode: one tiny round, skip contenders only ci/bench.sh installs",
     )
     group.addoption("--bench-json", type=Path, help="write the peer comparison's results here")
-    group.addoption("--bench-rounds", type=int, help="interleaved rounds per lab (default 25)")
+    group.addoption("--bench-rounds", type=int, help="interleaved rounds per lab (default 40)")
     group.addoption(
         "--native-python",
         help="interpreter whose pychrony has the native extension over a real libchrony "

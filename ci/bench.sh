@@ -101,6 +101,8 @@ mkdir -p "$VENVS/bin"
 
 mkdir -p benchmarks/results
 cmd="bash ci/bench.sh${*:+ $*}"
+PYCHRONY_BENCH_COMMIT=$(git describe --always --dirty 2>/dev/null || echo unknown)
+export PYCHRONY_BENCH_COMMIT
 log "running: $cmd"
 # Options as --name=value: pytest reads its arguments for conftest.py files before it
 # knows these options, and would take a separate value for a path to look in.
