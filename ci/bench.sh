@@ -100,7 +100,8 @@ mkdir -p "$VENVS/bin"
 "${CC:-cc}" -std=c11 -O2 -Wall -Wextra -Werror -o "$VENVS/bin/wire_floor" benchmarks/wire_floor.c
 
 mkdir -p benchmarks/results
-cmd="bash ci/bench.sh${*:+ $*}"
+cmd="bash ci/bench.sh"
+if [ $# -gt 0 ]; then cmd+=$(printf ' %q' "$@"); fi
 PYCHRONY_BENCH_COMMIT=$(git describe --always --dirty 2>/dev/null || echo unknown)
 export PYCHRONY_BENCH_COMMIT
 log "running: $cmd"
