@@ -596,12 +596,16 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         text = ", ".join(f"{r:.2f}x ({s} src)" for s, r in ratios) or "not measured"
         met = all(r <= limit for _, r in ratios) if ratios else None
         out.append((f"get_tracking() {key} ≤ {limit}x wire floor", text, met))
-    floor_faster = _paired(results, 64, "pychrony2", FLOOR, "sources")
+    floors = [
+        (f"{ratio:.2f}x {how}")
+        for key, how in ((FLOOR, "1 in flight"), ("floor8", "8 in flight"))
+        if (ratio := _paired(results, 64, "pychrony2", key, "sources")) is not None
+    ]
     for key in ("native", "python"):
         faster = _paired(results, 64, "pychrony2", key, "sources")
         text = DASH if faster is None else f"{faster:.2f}x faster"
-        if faster is not None and floor_faster is not None:
-            text += f" (the wire floor itself: {floor_faster:.2f}x)"
+        if faster is not None and floors:
+            text += f" (the wire floor: {', '.join(floors)})"
         out.append(
             (
                 f"get_sources() {key}, 64 sources: ≥ 4x faster than pychrony 2.0.3",
