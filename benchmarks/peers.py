@@ -103,7 +103,12 @@ class Config:
     def for_mode(cls, quick: bool, **overrides: Any) -> Config:
         """Defaults for the full run, or tiny ones for the CI quick mode."""
         if quick:
-            base = {"rounds": 1, "growth_polls": 200, "growth_snapshots": 10, "import_repeats": 1}
+            base: dict[str, Any] = {
+                "rounds": 1,
+                "growth_polls": 200,
+                "growth_snapshots": 10,
+                "import_repeats": 1,
+            }
             base.update({k: v for k, v in overrides.items() if v is not None})
             return cls(quick=True, **base)
         return cls(**{k: v for k, v in overrides.items() if v is not None})
@@ -616,9 +621,9 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     for key in ("native", "python", FLOOR):
         worst_by_lab: list[tuple[int, float, str]] = []
         for size in sizes:
-            ratios = [(r, op) for op in OPS if (r := _paired(results, size, "chronyc", key, op))]
-            if ratios:
-                ratio, op = min(ratios)
+            by_op = [(r, op) for op in OPS if (r := _paired(results, size, "chronyc", key, op))]
+            if by_op:
+                ratio, op = min(by_op)
                 worst_by_lab.append((size, ratio, OP_LABELS[op]))
         text = ", ".join(f"{s} src: {r:.1f}x ({op})" for s, r, op in worst_by_lab) or DASH
         met = all(r >= 20 for _, r, _ in worst_by_lab) if worst_by_lab else None

@@ -18,8 +18,10 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
-OPS = {
+OPS: dict[str, Callable[[Any], object]] = {
     "tracking": lambda conn: conn.get_tracking(),
     "sources": lambda conn: conn.get_sources(),
     "sourcestats": lambda conn: conn.get_source_stats(),

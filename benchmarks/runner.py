@@ -76,11 +76,13 @@ def _pychrony(contender: str, address: str) -> tuple[dict[str, Op], dict[str, An
         conn = pychrony.ChronyConnection(address)
     else:
         info["version"] = pychrony.__version__
-        conn = pychrony.ChronyConnection(address, backend=contender)
+        conn = pychrony.ChronyConnection(address, backend=contender)  # type: ignore[arg-type]
         info["backend"] = conn.backend
         if contender == "native":
             from pychrony import _backend
 
+            if _backend.native is None:
+                raise RuntimeError(f"no native extension: {_backend.NATIVE_UNAVAILABLE_REASON}")
             path = _backend.native.libchrony_path()
             info["libchrony"] = path
             if hasattr(ctypes.CDLL(path), "pychrony_double_version"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import pytest
 from peers import GROWTH_LAB, LAB_SIZES, LABELS, LabBench, PeerSession, import_cost
+from pytest_benchmark.fixture import BenchmarkFixture
 
 from pychrony.lab import Lab
 
@@ -27,7 +28,7 @@ def test_contender_available(peer_session: PeerSession, key: str) -> None:
 
 
 @pytest.mark.parametrize("sources", LAB_SIZES)
-def test_peers(benchmark, peer_session: PeerSession, sources: int) -> None:
+def test_peers(benchmark: BenchmarkFixture, peer_session: PeerSession, sources: int) -> None:
     config = peer_session.config
     if not config.quick:
         for key in peer_session.skipped:
@@ -37,7 +38,9 @@ def test_peers(benchmark, peer_session: PeerSession, sources: int) -> None:
         bench.start()
         try:
             benchmark.group = f"peers, {sources} sources: one interleaved round"
-            benchmark.pedantic(bench.round, rounds=config.rounds, iterations=1)
+            benchmark.pedantic(  # type: ignore[no-untyped-call]
+                bench.round, rounds=config.rounds, iterations=1
+            )
             if bench.rounds_done == 0:  # --benchmark-disable ran nothing; run one round
                 bench.round()
             result = bench.result(growth=sources == GROWTH_LAB)
