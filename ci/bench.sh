@@ -87,7 +87,7 @@ else
 fi
 
 log "pychrony (native over real libchrony) into $VENVS/real"
-venv "$VENVS/real" 'pytest>=8' 'pytest-benchmark>=4' 'hypothesis>=6' 'setuptools>=69' \
+venv "$VENVS/real" 'pytest>=8' 'pytest-benchmark>=4' 'hypothesis>=6' 'setuptools>=69' py-spy \
   'Cython>=3.0.8' wheel
 PYCHRONY_REQUIRE_EXTENSIONS=1 "$VENVS/real/bin/python" -m pip install -q \
   --disable-pip-version-check --force-reinstall --no-deps "$SRC"
