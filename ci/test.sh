@@ -36,9 +36,19 @@ VENV=${PYCHRONY_VENV:-.venv}
 python -m pip install -q -U pip setuptools wheel 'Cython>=3.0.8'
 python -m pip install -q -e '.[test,dev,dashboard]'
 
-echo "== lint"
+echo "== native extension, built against the C test double of libchrony (tests/double)"
+bash ci/build_native.sh
+# test_native_built fails the run if the extension is missing.
+export PYCHRONY_REQUIRE_EXTENSIONS=1
+
+echo "== lint, types, generated docs"
 ruff check .
 ruff format --check .
+mypy --strict pychrony
+python ci/field_reference.py --check
 
-echo "== tests"
+echo "== tests (both readers, real chronyd labs, browser)"
 python -m pytest "$@"
+
+echo "== benchmarks (quick: one round, no timing asserted)"
+python -m pytest benchmarks --benchmark-disable --bench-quick -q

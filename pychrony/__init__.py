@@ -8,10 +8,10 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from ._backend import native as _native
+from ._version import __version__
 from .connection import ChronyConnection
 from .exceptions import (
     ChronyConnectionError,
@@ -46,11 +46,6 @@ from .models import (
     Timestamping,
     TrackingStatus,
 )
-
-try:
-    __version__ = version("pychrony")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0.dev0"
 
 #: True when the libchrony extension is importable in this interpreter.
 HAS_NATIVE = _native is not None

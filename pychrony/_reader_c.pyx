@@ -217,7 +217,7 @@ cdef class _ReportInfo:
         self.optional = report.name == "rtcdata"
         self.plans = []
         sources = {d.attr: d for d in report.derived}
-        for response in report.responses:
+        for response in reversed(report.responses):  # newest layout: widest bounds
             for field in response.fields:
                 if field.attr:
                     sources.setdefault(field.attr, field)

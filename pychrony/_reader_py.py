@@ -73,7 +73,7 @@ def _build(session: Session, report: Report) -> Any:
 
 def _compile(session: Session, report: Report) -> tuple[_Step, ...]:
     sources: dict[str, Field | Derived] = {d.attr: d for d in report.derived}
-    for response in report.responses:
+    for response in reversed(report.responses):  # newest layout: widest bounds
         for field in response.fields:
             if field.attr:
                 sources.setdefault(field.attr, field)
