@@ -53,7 +53,7 @@ class MockSession:
             raise open_error(self.address, code)
         if operation == "init":
             raise ChronyConnectionError(f"Failed to initialise a session with chronyd ({code})")
-        if code in (LibchronyError.UNAUTHORIZED, LibchronyError.DISABLED):
+        if LibchronyError.NO_MEMORY <= code <= LibchronyError.INVALID_RESPONSE:
             raise libchrony_error(code, report or "?", f"{operation}ing")
         raise ChronyDataError(f"Failed {operation} of {report} (injected)", code)
 
