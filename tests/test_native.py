@@ -38,7 +38,7 @@ from pychrony.testing import (
     MockSession,
     ScriptedState,
     SourceConfig,
-    scripted_state,
+    replace_field,
 )
 
 pytestmark = pytest.mark.c_extension
@@ -123,15 +123,8 @@ def test_twins_agree_on_every_report(native, scenario, name):
 
 
 def corrupt(report: str, field: str, value: object, index: int = 0) -> ScriptedState:
-    state = scripted_state(SCENARIO_MULTI_SOURCE)
-    records = list(state.records[report])
-    record = records[index]
-    assert record is not None
-    position = [f.name for f in record.response.fields].index(field)
-    values = list(record.values)
-    values[position] = value
-    records[index] = dataclasses.replace(record, values=tuple(values))
-    return ScriptedState({**state.records, report: records}, state.disabled)
+    """SCENARIO_MULTI_SOURCE with one raw field replaced."""
+    return replace_field(SCENARIO_MULTI_SOURCE, report, field, value, index)
 
 
 @pytest.mark.parametrize(

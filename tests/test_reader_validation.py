@@ -8,20 +8,12 @@ import pytest
 
 from pychrony.exceptions import ChronyDataError
 from pychrony.registry import REPORTS_BY_NAME
-from pychrony.testing import SCENARIO_MULTI_SOURCE, ScriptedState, scripted_state
+from pychrony.testing import SCENARIO_MULTI_SOURCE, ScriptedState, replace_field, scripted_state
 
 
 def corrupt(report: str, field: str, value: object, index: int = 0) -> ScriptedState:
-    """SCENARIO_MULTI_SOURCE's records with ``field`` of record ``index`` set to ``value``."""
-    state = scripted_state(SCENARIO_MULTI_SOURCE)
-    records = list(state.records[report])
-    record = records[index]
-    assert record is not None
-    position = [f.name for f in record.response.fields].index(field)
-    values = list(record.values)
-    values[position] = value
-    records[index] = dataclasses.replace(record, values=tuple(values))
-    return ScriptedState({**state.records, report: records}, state.disabled)
+    """SCENARIO_MULTI_SOURCE with one raw field replaced."""
+    return replace_field(SCENARIO_MULTI_SOURCE, report, field, value, index)
 
 
 @pytest.mark.parametrize(

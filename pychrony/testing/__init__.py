@@ -43,7 +43,7 @@ from .scenarios import (
     SCENARIO_RTC_UNAVAILABLE,
     SCENARIO_UNSYNC,
 )
-from .state import ScriptedState, expected_reports, scripted_state
+from .state import ScriptedState, expected_reports, replace_field, scripted_state
 
 #: Every preset, by name.
 SCENARIOS: dict[str, ChronyStateConfig] = {
@@ -95,5 +95,6 @@ __all__ = [
     "make_source_stats",
     "make_tracking",
     "patched_chrony_connection",
+    "replace_field",
     "scripted_state",
 ]

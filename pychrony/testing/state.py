@@ -33,9 +33,9 @@ from ..models import (
 )
 from ..registry import REPORTS_BY_NAME
 from .config import ChronyStateConfig, SourceConfig
-from .records import RawRecord, encode_record
+from .records import RawRecord, RawValue, encode_record
 
-__all__ = ["ScriptedState", "expected_reports", "scripted_state"]
+__all__ = ["ScriptedState", "expected_reports", "replace_field", "scripted_state"]
 
 _SELECT_STATE = {
     SourceState.SELECTED: SelectState.BEST,
@@ -284,3 +284,20 @@ def scripted_state(config: ChronyStateConfig) -> ScriptedState:
             records[name] = [encode_record(report, value, layout)]
     disabled = frozenset() if expected["rtcdata"] is not None else frozenset({"rtcdata"})
     return ScriptedState(records, disabled)
+
+
+def replace_field(
+    config: ChronyStateConfig, report: str, field: str, value: RawValue, index: int = 0
+) -> ScriptedState:
+    """``config``'s records with field ``field`` of ``report`` record ``index`` set to a
+    raw ``value`` (e.g. NaN, an unknown enum value): for testing bad data handling."""
+    state = scripted_state(config)
+    records = list(state.records[report])
+    record = records[index]
+    if record is None:
+        raise ValueError(f"{report} record {index} has no data")
+    position = [f.name for f in record.response.fields].index(field)
+    values = list(record.values)
+    values[position] = value
+    records[index] = dataclasses.replace(record, values=tuple(values))
+    return ScriptedState({**state.records, report: records}, state.disabled)
