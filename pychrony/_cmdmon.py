@@ -25,11 +25,11 @@ import string
 import tempfile
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from random import getrandbits
 from secrets import choice
 from time import monotonic
-from typing import Any, Final
+from typing import Any, Final, TypeAlias, TypeVar
 
 from . import registry as reg
 from ._address import Endpoint, candidates
@@ -57,12 +57,24 @@ from .exceptions import (
 )
 from .registry import RecordArg, Report
 
-__all__ = ["WINDOW", "CmdmonSession", "open_session"]
+__all__ = ["POLLIN", "POLLOUT", "WINDOW", "CmdmonSession", "Steps", "Wait", "open_session"]
+
+_T = TypeVar("_T")
+#: What a step of the protocol engine waits for: (poll events, monotonic deadline).
+Wait: TypeAlias = tuple[int, float]
+#: A run of the engine: yields waits, is sent the events that happened (0: the
+#: deadline passed), returns its result.
+Steps: TypeAlias = Generator[Wait, int, _T]
+POLLIN: Final = select.POLLIN
+POLLOUT: Final = select.POLLOUT
 
 #: Most requests in flight at once when prefetching. Linux queues at most
 #: ``net.unix.max_dgram_qlen`` (10 by default) datagrams per Unix socket and
 #: chronyd drops a reply it cannot queue, so the window stays below that.
 WINDOW: Final = 8
+#: Datagrams read per wake-up before the deadline is checked again (a flood of
+#: stray datagrams cannot hold an exchange past its bound).
+_READS_PER_WAKE: Final = 2 * WINDOW
 #: Receive buffer: larger than any reply; a datagram filling it is oversized.
 _RECV_SIZE: Final = 2048
 #: Longest ``sun_path`` (108 bytes with the terminating NUL).
@@ -339,16 +351,16 @@ class CmdmonSession:
         self.attempts = attempts
         self.window = window
         self._sock = sock
-        self._pollin = select.poll()
-        self._pollin.register(sock, select.POLLIN)
-        self._pollout = select.poll()
-        self._pollout.register(sock, select.POLLOUT)
-        self._pollboth = select.poll()
-        self._pollboth.register(sock, select.POLLIN | select.POLLOUT)
+        self._pollers: dict[int, select.poll] = {}
+        for events in (POLLIN, POLLOUT, POLLIN | POLLOUT):
+            self._pollers[events] = select.poll()
+            self._pollers[events].register(sock, events)
         self._finalizer = weakref.finalize(self, _discard, sock, client_dir)
         self._record: _Record | None = None
         self._values: tuple[Any, ...] = ()
         self._prefetched: tuple[Report, dict[int, _Record | None]] | None = None
+        self._loaded: tuple[Report, int] | None = None  # see load_steps()
+        self._keep_prefetched = False
         self._names: bool | None = None  # does chronyd answer source-name requests?
         self._known_names: dict[bytes, str | None] = {}  # by raw address
         #: False: fetch records one round trip at a time (for comparisons).
@@ -374,9 +386,18 @@ class CmdmonSession:
 
     def record_count(self, report: Report) -> int:
         """Records of ``report``: asked of chronyd for per-source reports, else 1."""
+        loaded, self._loaded = self._loaded, None
+        if loaded is not None and loaded[0] is report:
+            self._keep_prefetched = True  # the reader's prefetch() has nothing to do
+            return loaded[1]
+        self._keep_prefetched = False
         if report.count_request is None:
             return 1
-        header, datagram = self._exchange(
+        return self._drive(self._count_steps(report))
+
+    def _count_steps(self, report: Report) -> Steps[int]:
+        assert report.count_request is not None
+        header, datagram = yield from self._exchange_steps(
             report.count_request, b"", COUNT_LAYOUT.length, _COUNT_WHAT
         )
         decoded = decode_reply(report.name, header, datagram, {COUNT_LAYOUT.code: COUNT_LAYOUT})
@@ -443,14 +464,18 @@ class CmdmonSession:
         """
         record = self._current()
         if not record.named:
-            record.named = True
-            address = self._name_address(record)
-            if address is not None:
-                header, datagram = self._exchange(
-                    reg.SOURCE_NAME_REQUEST, address, NAME_REQUEST_LENGTH, "source name"
-                )
-                record.name = self._decode_name(address, header, datagram)
+            self._drive(self._name_steps(record))
         return record.name
+
+    def _name_steps(self, record: _Record) -> Steps[None]:
+        """Steps that ask chronyd the name of a sources record (unless known)."""
+        record.named = True
+        address = self._name_address(record)
+        if address is not None:
+            header, datagram = yield from self._exchange_steps(
+                reg.SOURCE_NAME_REQUEST, address, NAME_REQUEST_LENGTH, "source name"
+            )
+            record.name = self._decode_name(address, header, datagram)
 
     # -- PrefetchingSession ---------------------------------------------------
 
@@ -462,6 +487,15 @@ class CmdmonSession:
         reports first ask sourcestats for each source's address; sources records
         also get their names. The records then serve :meth:`request_record`.
         """
+        if self._keep_prefetched:
+            self._keep_prefetched = False
+            prefetched = self._prefetched
+            if prefetched is not None and prefetched[0] is report:
+                return
+        self._drive(self._prefetch_steps(report, count))
+
+    def _prefetch_steps(self, report: Report, count: int) -> Steps[None]:
+        """Steps of :meth:`prefetch`."""
         self._prefetched = None
         if report.record_arg is RecordArg.NONE or count <= 0 or not self.pipelining:
             return
@@ -497,8 +531,41 @@ class CmdmonSession:
                     command, length = reg.SOURCE_NAME_REQUEST, NAME_REQUEST_LENGTH
                     jobs.append(_Job(_NAME, job.index, command, address, length))
 
-        self._pipeline(jobs, handle, report.name)
+        yield from self._pipeline_steps(jobs, handle, report.name)
         self._prefetched = (report, records)
+
+    def load_steps(self, report: Report) -> Steps[None]:
+        """Steps that fetch every record of ``report`` ahead of a reader.
+
+        For a driver other than poll() (pychrony.aio): once they ran, reading
+        the report makes no I/O — :meth:`record_count`, :meth:`prefetch`,
+        :meth:`request_record` and :meth:`source_name` answer from memory.
+        """
+        self._loaded = None
+        self._prefetched = None
+        records: dict[int, _Record | None] = {}
+        if report.count_request is None:
+            count = 1
+            records[0] = yield from self._fetch_steps(report, 0)
+        else:
+            count = yield from self._count_steps(report)
+            if count > 0 and self.pipelining:
+                yield from self._prefetch_steps(report, count)
+                assert self._prefetched is not None
+                records = self._prefetched[1]
+            else:
+                for index in range(max(count, 0)):
+                    records[index] = yield from self._fetch_steps(report, index)
+        if report is _SOURCES:
+            for record in records.values():
+                if record is not None and not record.named:
+                    yield from self._name_steps(record)
+        self._prefetched = (report, records)
+        self._loaded = (report, count)
+
+    def fileno(self) -> int:
+        """The socket's descriptor (for an event loop's reader)."""
+        return self._check_open().fileno()
 
     def probe(self) -> None:
         """Check that chronyd answers (any reply counts); raise if it does not."""
@@ -514,6 +581,10 @@ class CmdmonSession:
 
     def _fetch(self, report: Report, index: int) -> _Record | None:
         """One record, requested and awaited on its own."""
+        return self._drive(self._fetch_steps(report, index))
+
+    def _fetch_steps(self, report: Report, index: int) -> Steps[_Record | None]:
+        """Steps of :meth:`_fetch`."""
         arg = report.record_arg
         address = ""
         if arg is RecordArg.NONE:
@@ -523,13 +594,15 @@ class CmdmonSession:
         elif arg is RecordArg.INDEX:
             data = encode_index(index)
         else:
-            stats = self._fetch(_SOURCESTATS, index)
+            stats = yield from self._fetch_steps(_SOURCESTATS, index)
             found = self._stats_address(stats)
             if found is None:
                 return None
             data, address = found
         length = _REQUEST_LENGTHS[report.name]
-        header, datagram = self._exchange(report.record_request, data, length, report.name)
+        header, datagram = yield from self._exchange_steps(
+            report.record_request, data, length, report.name
+        )
         return self._decode_record(report, header, datagram, address)
 
     @staticmethod
@@ -590,11 +663,40 @@ class CmdmonSession:
         return name
 
     # -- exchanges ------------------------------------------------------------
+    #
+    # The protocol engine is sans-I/O: each ``*_steps`` generator sends and
+    # receives without blocking and yields a wait, ``(poll events, deadline)``;
+    # its driver waits for those events (or the deadline) and sends back the
+    # events that happened (0: the deadline passed). :meth:`_drive` waits with
+    # poll(); pychrony.aio waits with the event loop's reader and writer.
+
+    def _drive(self, steps: Steps[_T]) -> _T:
+        """Run ``steps`` to completion, waiting with poll()."""
+        pollers = self._pollers
+        try:
+            events, deadline = next(steps)
+            while True:
+                remaining = deadline - monotonic()
+                ready = 0
+                if remaining > 0:
+                    # poll() rounds the timeout up to whole milliseconds: it never ends early.
+                    polled = pollers[events].poll(remaining * 1000.0)
+                    if polled:
+                        ready = polled[0][1]
+                events, deadline = steps.send(ready)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
     def _exchange(
         self, command: int, data: bytes, length: int, what: str
     ) -> tuple[ReplyHeader, bytes]:
         """Send one request (resending on timeout) and return the matching reply."""
+        return self._drive(self._exchange_steps(command, data, length, what))
+
+    def _exchange_steps(
+        self, command: int, data: bytes, length: int, what: str
+    ) -> Steps[tuple[ReplyHeader, bytes]]:
+        """Steps of :meth:`_exchange`."""
         self._check_open()
         tail = request_tail(data, length)
         sequences: list[int] = []
@@ -602,10 +704,17 @@ class CmdmonSession:
             sequence = getrandbits(32)
             sequences.append(sequence)
             deadline = monotonic() + self.timeout
-            self._send(request_header(command, sequence, attempt) + tail, deadline)
-            # Bounded even if datagrams keep coming: the deadline is checked each round.
-            while self._wait(deadline):
-                for datagram in self._receive_ready(WINDOW):
+            packet = request_header(command, sequence, attempt) + tail
+            # While chronyd's queue is full, wait for room until the deadline;
+            # a request that never left counts as lost and is sent again.
+            while not self._send_now(packet) and (yield POLLOUT, deadline):
+                pass
+            # Bounded even if datagrams keep coming: each wait checks the deadline.
+            while (yield POLLIN, deadline):
+                for _ in range(_READS_PER_WAKE):
+                    datagram = self._receive_one()
+                    if datagram is None:
+                        break
                     header = parse_reply_header(datagram)
                     if (
                         header is not None
@@ -618,9 +727,15 @@ class CmdmonSession:
     def _pipeline(
         self, jobs: deque[_Job], handle: Callable[[_Job, ReplyHeader, bytes], None], what: str
     ) -> None:
-        """Run ``jobs`` (which ``handle`` may extend) with a window of requests in flight.
+        """Run ``jobs`` (which ``handle`` may extend) with a window of requests in flight."""
+        self._drive(self._pipeline_steps(jobs, handle, what))
 
-        Never blocks past the earliest expiry of a request in flight, so the
+    def _pipeline_steps(
+        self, jobs: deque[_Job], handle: Callable[[_Job, ReplyHeader, bytes], None], what: str
+    ) -> Steps[None]:
+        """Steps of :meth:`_pipeline`.
+
+        Never waits past the earliest expiry of a request in flight, so the
         bound of :meth:`_exchange` holds for each request; requests that find
         chronyd's queue full wait for it to drain within the same bound.
         """
@@ -651,8 +766,13 @@ class CmdmonSession:
             earliest = min(job.expires for job in waiting)
             if datagrams and earliest > monotonic():
                 continue  # more to read before anything expires
-            if not datagrams and self._wait_or_send(earliest, unsent):
-                continue
+            if not datagrams:
+                ready = yield (POLLIN | POLLOUT if unsent else POLLIN), earliest
+                if ready & POLLOUT:
+                    while unsent and self._send_now(unsent[0][1]):
+                        unsent.popleft()
+                if ready:
+                    continue
             now = monotonic()
             for job in waiting:
                 if job.expires <= now:
@@ -677,25 +797,6 @@ class CmdmonSession:
         if unsent or not self._send_now(packet):
             unsent.append((job, packet))
 
-    def _wait_or_send(self, deadline: float, unsent: deque[tuple[_Job, bytes]]) -> bool:
-        """Wait for a datagram, or for room to send ``unsent`` ones; False at ``deadline``."""
-        if not unsent:
-            return self._wait(deadline)
-        remaining = deadline - monotonic()
-        if remaining <= 0 or not self._pollboth.poll(remaining * 1000.0):
-            return False
-        while unsent and self._send_now(unsent[0][1]):
-            unsent.popleft()
-        return True
-
-    def _send(self, packet: bytes, deadline: float) -> None:
-        """Send ``packet``; while chronyd's queue is full, wait until ``deadline``."""
-        while not self._send_now(packet):
-            remaining = deadline - monotonic()
-            if remaining <= 0:
-                return  # counts as lost: the reply wait times out and resends
-            self._pollout.poll(remaining * 1000.0)
-
     def _send_now(self, packet: bytes) -> bool:
         """Send ``packet`` if chronyd's queue has room (False when it is full)."""
         reconnected = False
@@ -711,11 +812,19 @@ class CmdmonSession:
                 self._reconnect(exc)
                 reconnected = True
 
-    def _wait(self, deadline: float) -> bool:
-        """Wait until a datagram is ready (True) or ``deadline`` passes (False)."""
-        remaining = deadline - monotonic()
-        # poll() rounds the timeout up to whole milliseconds: it never ends early.
-        return remaining > 0 and bool(self._pollin.poll(remaining * 1000.0))
+    def _receive_one(self) -> bytes | None:
+        """The next queued reply-sized datagram, or None when none is queued."""
+        recv = self._sock.recv
+        try:
+            for _ in range(_READS_PER_WAKE):
+                datagram = recv(_RECV_SIZE)
+                if len(datagram) < _RECV_SIZE:  # else oversized: not a reply, skip it
+                    return datagram
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            raise self._io_error(exc) from exc
+        return None  # a flood of oversized datagrams: let the caller check its deadline
 
     def _receive_ready(self, limit: int) -> list[bytes]:
         """Datagrams already queued (at most ``limit``), without waiting."""

@@ -627,9 +627,7 @@ cdef class NativeSession:
     cdef str _request_address(self, int index):
         """Fetch sourcestats record ``index``: libchrony asks by its address."""
         self._exchange(_STATS, False, index)
-        cdef int field = chrony_get_field_index(self.session, b"address")
-        cdef const char *text = chrony_get_field_string(self.session, field)
-        return _string(text) if text != NULL else _EMPTY
+        return self._current_address()
 
     cdef list _read_records(self, _ReportInfo info):
         cdef int count, index, nfields
@@ -654,6 +652,107 @@ cdef class NativeSession:
         if nfields <= 0:
             raise ChronyDataError(f"{info.pyname}: chronyd sent an empty record")
         return _build(info, self.session, nfields, _EMPTY)
+
+    # -- stepping, for a driver other than poll() (pychrony.aio) -----------------------
+
+    def fileno(self) -> int:
+        """The socket's descriptor (it changes when a broken session is reopened)."""
+        if self.session == NULL:
+            raise ChronyConnectionError("The libchrony session is closed")
+        return chrony_get_fd(self.session)
+
+    def read_steps(self, report):
+        """Steps that read ``report`` (the value :func:`read_report` returns).
+
+        A generator: it yields waits, ``(poll events, monotonic deadline)``, is
+        sent the events that happened (0: the deadline passed) and returns the
+        report's value; requests are resent and a broken socket reopened as
+        :func:`read_report` does.
+        """
+        cdef _ReportInfo info = _INFOS.get(report.name)
+        cdef int count, index, nfields
+        if info is None or info.report is not report:
+            raise ChronyError(f"Unknown report {report!r}")
+        self._enter()
+        try:
+            if info.multi:
+                yield from self._exchange_steps(info, True, 0)
+                count = chrony_get_report_number_records(self.session)
+                if count < 0:
+                    raise ChronyDataError(f"{info.pyname}: chronyd reported {count} records")
+                out = []
+                for index in range(count):
+                    request_address = _EMPTY
+                    if info.by_address:
+                        yield from self._exchange_steps(_STATS, False, index)
+                        request_address = self._current_address()
+                    yield from self._exchange_steps(info, False, index)
+                    nfields = chrony_get_record_number_fields(self.session)
+                    if nfields > 0:
+                        out.append(_build(info, self.session, nfields, request_address))
+                return out
+            try:
+                yield from self._exchange_steps(info, False, 0)
+                nfields = chrony_get_record_number_fields(self.session)
+                if nfields <= 0:
+                    raise ChronyDataError(f"{info.pyname}: chronyd sent an empty record")
+                return _build(info, self.session, nfields, _EMPTY)
+            except ChronyDisabledError:
+                if info.optional:
+                    return None
+                raise
+        finally:
+            self._leave()
+
+    def _exchange_steps(self, _ReportInfo info, bint count, int index):
+        """Steps of :meth:`_exchange` (the same resend and reopen policy)."""
+        cdef chrony_err err = CHRONY_OK
+        cdef int attempt = 0
+        cdef bint reopened = False
+        cdef double deadline
+        while True:
+            if count:
+                err = chrony_request_report_number_records(self.session, info.name)
+            else:
+                err = chrony_request_record(self.session, info.name, index)
+            if err != CHRONY_OK:
+                if err == CHRONY_SEND_FAILED and not reopened:
+                    self._reopen()
+                    reopened = True
+                    continue
+                raise _libchrony_error(err, errno, info.pyname, "requesting")
+            deadline = _now() + self.timeout
+            answered = True
+            while chrony_needs_response(self.session):
+                if not (yield POLLIN, deadline):
+                    answered = False
+                    break
+                if self.close_requested:
+                    raise ChronyConnectionError("The session was closed while waiting for chronyd")
+                err = chrony_process_response(self.session)
+                if err != CHRONY_OK:
+                    if err == CHRONY_RECV_FAILED and not reopened:
+                        answered = False
+                        break
+                    raise _libchrony_error(err, errno, info.pyname, "receiving")
+            if answered:
+                return
+            if err == CHRONY_RECV_FAILED and not reopened:
+                self._reopen()
+                reopened = True
+                continue
+            attempt += 1
+            if attempt >= self.attempts:
+                raise ChronyTimeoutError(
+                    f"chronyd at {self.address} did not answer {info.pyname} within "
+                    f"{self.timeout:g} s ({self.attempts} attempts)"
+                )
+
+    cdef str _current_address(self):
+        """The address field of the current (sourcestats) record."""
+        cdef int field = chrony_get_field_index(self.session, b"address")
+        cdef const char *text = chrony_get_field_string(self.session, field)
+        return _string(text) if text != NULL else _EMPTY
 
 
 cdef dict _INFOS = {report.name: _ReportInfo(report) for report in REPORTS}
