@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._backend import native as _native
 from ._version import __version__
@@ -46,6 +46,10 @@ from .models import (
     Timestamping,
     TrackingStatus,
 )
+from .pool import ChronyConnectionPool
+
+if TYPE_CHECKING:
+    from .aio import AsyncChronyConnection
 
 #: True when the libchrony extension is importable in this interpreter.
 HAS_NATIVE = _native is not None
@@ -54,10 +58,12 @@ __all__ = [
     "HAS_NATIVE",
     "NEVER_SAMPLED",
     "Activity",
+    "AsyncChronyConnection",
     "AuthData",
     "AuthMode",
     "ChronyConnection",
     "ChronyConnectionError",
+    "ChronyConnectionPool",
     "ChronyDataError",
     "ChronyDisabledError",
     "ChronyError",
@@ -94,6 +100,14 @@ __all__ = [
     "get_sources",
     "get_tracking",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AsyncChronyConnection":  # imported on first use: asyncio is large
+        from .aio import AsyncChronyConnection
+
+        return AsyncChronyConnection
+    raise AttributeError(f"module 'pychrony' has no attribute {name!r}")
 
 
 def _once(report: str, address: str | None, kw: dict[str, Any]) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
@@ -25,7 +26,14 @@ from .models import (
 )
 from .registry import REPORTS_BY_NAME, Report
 
-__all__ = ["DEFAULT_ATTEMPTS", "DEFAULT_TIMEOUT", "Backend", "ChronyConnection"]
+__all__ = [
+    "DEFAULT_ATTEMPTS",
+    "DEFAULT_TIMEOUT",
+    "Backend",
+    "ChronyConnection",
+    "ReportMethods",
+    "find_report",
+]
 
 Backend = Literal["auto", "native", "python"]
 
@@ -55,7 +63,63 @@ def session_override(factory: Callable[[], Session]) -> Iterator[None]:
         _session_overrides.remove(factory)
 
 
-class ChronyConnection:
+def find_report(name: str) -> Report:
+    """The registry's report named ``name``; ChronyError for an unknown name."""
+    try:
+        return REPORTS_BY_NAME[name]
+    except KeyError:
+        raise ChronyError(f"Unknown report {name!r}; known: {', '.join(REPORTS_BY_NAME)}") from None
+
+
+class ReportMethods:
+    """``get_tracking()`` & co. over ``report(name)`` (registry: ``Report.getter``)."""
+
+    def report(self, name: str) -> Any:
+        """Any report by libchrony name ("tracking", "sources", …)."""
+        raise NotImplementedError
+
+    def get_tracking(self) -> TrackingStatus:
+        """System clock tracking status."""
+        return self.report("tracking")  # type: ignore[no-any-return]
+
+    def get_sources(self) -> list[Source]:
+        """All time sources."""
+        return self.report("sources")  # type: ignore[no-any-return]
+
+    def get_source_stats(self) -> list[SourceStats]:
+        """Statistics of every source."""
+        return self.report("sourcestats")  # type: ignore[no-any-return]
+
+    def get_select_data(self) -> list[SelectData]:
+        """Source selection details."""
+        return self.report("selectdata")  # type: ignore[no-any-return]
+
+    def get_ntp_data(self) -> list[NTPData]:
+        """Last NTP exchange with each NTP source (refclocks have none)."""
+        return self.report("ntpdata")  # type: ignore[no-any-return]
+
+    def get_server_stats(self) -> ServerStats:
+        """NTP and command server counters."""
+        return self.report("serverstats")  # type: ignore[no-any-return]
+
+    def get_activity(self) -> Activity:
+        """Source activity counts."""
+        return self.report("activity")  # type: ignore[no-any-return]
+
+    def get_auth_data(self) -> list[AuthData]:
+        """Authentication of each NTP source."""
+        return self.report("authdata")  # type: ignore[no-any-return]
+
+    def get_rtc_data(self) -> RTCData | None:
+        """RTC tracking, or None when chronyd does not track the RTC."""
+        return self.report("rtcdata")  # type: ignore[no-any-return]
+
+    def get_smoothing(self) -> Smoothing:
+        """Time smoothing state."""
+        return self.report("smoothing")  # type: ignore[no-any-return]
+
+
+class ChronyConnection(ReportMethods):
     """A connection to chronyd's command interface.
 
     ``address``: a Unix socket path, ``IPv4[:port]``, ``IPv6`` or ``[IPv6]:port``;
@@ -64,7 +128,9 @@ class ChronyConnection:
     the number of requests sent, so a call never takes longer than their product.
     ``backend``: "native" (libchrony extension), "python" (pychrony's own
     protocol client) or "auto" (native where built). The session opens on
-    ``__enter__`` or the first call; a connection is meant for one thread.
+    ``__enter__`` or the first call. A connection is for one thread at a time
+    (a call made while another thread's call runs raises ChronyError): share
+    a :class:`pychrony.ChronyConnectionPool` between threads instead.
     """
 
     def __init__(
@@ -87,6 +153,7 @@ class ChronyConnection:
         self.backend: str = self._choose_backend(backend)
         self._session: Any = None
         self._closed = False
+        self._busy = threading.Lock()  # held by the thread whose call is running
 
     def _choose_backend(self, backend: str) -> str:
         if backend not in ("auto", "native", "python"):
@@ -152,54 +219,26 @@ class ChronyConnection:
 
     # -- reports --------------------------------------------------------------
 
+    @property
+    def session(self) -> Any:
+        """The open session (None before the first call and after close)."""
+        return self._session
+
+    def read_with(self, session: Any, report: Report) -> Any:
+        """Read ``report`` from ``session`` with this connection's reader."""
+        return self._read(session, report)
+
     def report(self, name: str) -> Any:
         """Any report by libchrony name ("tracking", "sources", …)."""
-        try:
-            report = REPORTS_BY_NAME[name]
-        except KeyError:
+        report = find_report(name)
+        if not self._busy.acquire(blocking=False):
             raise ChronyError(
-                f"Unknown report {name!r}; known: {', '.join(REPORTS_BY_NAME)}"
-            ) from None
-        if self._session is None:
-            self.open()
-        return self._read(self._session, report)
-
-    def get_tracking(self) -> TrackingStatus:
-        """System clock tracking status."""
-        return self.report("tracking")  # type: ignore[no-any-return]
-
-    def get_sources(self) -> list[Source]:
-        """All time sources."""
-        return self.report("sources")  # type: ignore[no-any-return]
-
-    def get_source_stats(self) -> list[SourceStats]:
-        """Statistics of every source."""
-        return self.report("sourcestats")  # type: ignore[no-any-return]
-
-    def get_select_data(self) -> list[SelectData]:
-        """Source selection details."""
-        return self.report("selectdata")  # type: ignore[no-any-return]
-
-    def get_ntp_data(self) -> list[NTPData]:
-        """Last NTP exchange with each NTP source (refclocks have none)."""
-        return self.report("ntpdata")  # type: ignore[no-any-return]
-
-    def get_server_stats(self) -> ServerStats:
-        """NTP and command server counters."""
-        return self.report("serverstats")  # type: ignore[no-any-return]
-
-    def get_activity(self) -> Activity:
-        """Source activity counts."""
-        return self.report("activity")  # type: ignore[no-any-return]
-
-    def get_auth_data(self) -> list[AuthData]:
-        """Authentication of each NTP source."""
-        return self.report("authdata")  # type: ignore[no-any-return]
-
-    def get_rtc_data(self) -> RTCData | None:
-        """RTC tracking, or None when chronyd does not track the RTC."""
-        return self.report("rtcdata")  # type: ignore[no-any-return]
-
-    def get_smoothing(self) -> Smoothing:
-        """Time smoothing state."""
-        return self.report("smoothing")  # type: ignore[no-any-return]
+                "This ChronyConnection is in use by another thread: use one connection per "
+                "thread, or share a ChronyConnectionPool"
+            )
+        try:
+            if self._session is None:
+                self.open()
+            return self._read(self._session, report)
+        finally:
+            self._busy.release()

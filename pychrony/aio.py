@@ -1,0 +1,212 @@
+"""asyncio: :class:`AsyncChronyConnection`, the awaitable twin of ``ChronyConnection``.
+
+Both backends' sessions are stepped by the event loop: their protocol engines
+are generators that yield waits, ``(poll events, deadline)``; this module waits
+for them with the loop's reader and writer on the session's socket and a timer
+(libchrony's ``get_fd`` / ``needs_response`` / ``process_response`` cycle for the
+native backend, pychrony's own engine for the Python one). Nothing blocks the
+loop but opening a session, which runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Generator
+from select import POLLIN, POLLOUT
+from time import monotonic
+from types import TracebackType
+from typing import Any, TypeVar
+
+from .connection import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, Backend, ChronyConnection, find_report
+from .exceptions import ChronyConnectionError
+from .models import (
+    Activity,
+    AuthData,
+    NTPData,
+    RTCData,
+    SelectData,
+    ServerStats,
+    Smoothing,
+    Source,
+    SourceStats,
+    TrackingStatus,
+)
+
+__all__ = ["AsyncChronyConnection"]
+
+_T = TypeVar("_T")
+
+
+class AsyncChronyConnection:
+    """A connection to chronyd for asyncio code: ``ChronyConnection``'s methods, awaitable.
+
+    Same arguments as :class:`pychrony.ChronyConnection`. Calls on one
+    connection run one at a time, in the order they were made; run calls
+    concurrently over several connections. Each call is bounded by
+    ``timeout * attempts``, like the blocking connection's.
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        attempts: int = DEFAULT_ATTEMPTS,
+        backend: Backend = "auto",
+    ) -> None:
+        self._conn = ChronyConnection(address, timeout=timeout, attempts=attempts, backend=backend)
+        self._lock = asyncio.Lock()
+
+    @property
+    def address(self) -> str | None:
+        """The address given (None: auto-detected)."""
+        return self._conn.address
+
+    @property
+    def timeout(self) -> float:
+        """Seconds each wait for a reply may take."""
+        return self._conn.timeout
+
+    @property
+    def attempts(self) -> int:
+        """Requests sent before giving up."""
+        return self._conn.attempts
+
+    @property
+    def backend(self) -> str:
+        """ "native" or "python"."""
+        return self._conn.backend
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._conn.closed
+
+    def __repr__(self) -> str:
+        return "<Async" + repr(self._conn)[1:]
+
+    # -- lifecycle ------------------------------------------------------------
+
+    async def open(self) -> AsyncChronyConnection:
+        """Open the session now (otherwise the first call does), in a worker thread."""
+        async with self._lock:
+            await self._ensure_open()
+        return self
+
+    async def _ensure_open(self) -> Any:
+        conn = self._conn
+        if conn.session is None:
+            await asyncio.to_thread(conn.open)
+        return conn.session
+
+    def close(self) -> None:
+        """Close the session; a call waiting on it ends with ChronyConnectionError."""
+        self._conn.close()
+
+    async def __aenter__(self) -> AsyncChronyConnection:
+        return await self.open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- reports --------------------------------------------------------------
+
+    async def report(self, name: str) -> Any:
+        """Any report by libchrony name ("tracking", "sources", …)."""
+        report = find_report(name)
+        async with self._lock:
+            if self._conn.closed:
+                raise ChronyConnectionError("This connection is closed; create a new one")
+            session = await self._ensure_open()
+            read_steps = getattr(session, "read_steps", None)
+            if read_steps is not None:  # native: the reader itself is stepped
+                return await _drive(session, read_steps(report))
+            load_steps = getattr(session, "load_steps", None)
+            if load_steps is not None:  # python: fetch everything, then read from memory
+                await _drive(session, load_steps(report))
+            return self._conn.read_with(session, report)
+
+    async def get_tracking(self) -> TrackingStatus:
+        """System clock tracking status."""
+        return await self.report("tracking")  # type: ignore[no-any-return]
+
+    async def get_sources(self) -> list[Source]:
+        """All time sources."""
+        return await self.report("sources")  # type: ignore[no-any-return]
+
+    async def get_source_stats(self) -> list[SourceStats]:
+        """Statistics of every source."""
+        return await self.report("sourcestats")  # type: ignore[no-any-return]
+
+    async def get_select_data(self) -> list[SelectData]:
+        """Source selection details."""
+        return await self.report("selectdata")  # type: ignore[no-any-return]
+
+    async def get_ntp_data(self) -> list[NTPData]:
+        """Last NTP exchange with each NTP source (refclocks have none)."""
+        return await self.report("ntpdata")  # type: ignore[no-any-return]
+
+    async def get_server_stats(self) -> ServerStats:
+        """NTP and command server counters."""
+        return await self.report("serverstats")  # type: ignore[no-any-return]
+
+    async def get_activity(self) -> Activity:
+        """Source activity counts."""
+        return await self.report("activity")  # type: ignore[no-any-return]
+
+    async def get_auth_data(self) -> list[AuthData]:
+        """Authentication of each NTP source."""
+        return await self.report("authdata")  # type: ignore[no-any-return]
+
+    async def get_rtc_data(self) -> RTCData | None:
+        """RTC tracking, or None when chronyd does not track the RTC."""
+        return await self.report("rtcdata")  # type: ignore[no-any-return]
+
+    async def get_smoothing(self) -> Smoothing:
+        """Time smoothing state."""
+        return await self.report("smoothing")  # type: ignore[no-any-return]
+
+
+async def _drive(session: Any, steps: Generator[tuple[int, float], int, _T]) -> _T:
+    """Run a session's steps, waiting on the running loop."""
+    loop = asyncio.get_running_loop()
+    try:
+        events, deadline = next(steps)
+        while True:
+            ready = await _wait(loop, session.fileno(), events, deadline)
+            events, deadline = steps.send(ready)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    finally:
+        steps.close()  # cancelled: release the session's state at once
+
+
+async def _wait(loop: asyncio.AbstractEventLoop, fd: int, events: int, deadline: float) -> int:
+    """The events of ``events`` that happen on ``fd`` first, or 0 at ``deadline``."""
+    delay = deadline - monotonic()
+    if delay <= 0:
+        return 0
+    ready: asyncio.Future[int] = loop.create_future()
+
+    def done(what: int) -> None:
+        if not ready.done():
+            ready.set_result(what)
+
+    if events & POLLIN:
+        loop.add_reader(fd, done, POLLIN)
+    if events & POLLOUT:
+        loop.add_writer(fd, done, POLLOUT)
+    timer = loop.call_later(delay, done, 0)
+    try:
+        return await ready
+    finally:
+        timer.cancel()
+        if events & POLLIN:
+            loop.remove_reader(fd)
+        if events & POLLOUT:
+            loop.remove_writer(fd)

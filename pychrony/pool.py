@@ -1,0 +1,130 @@
+"""``ChronyConnectionPool``: connections to one chronyd shared safely between threads."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any
+
+from .connection import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_TIMEOUT,
+    Backend,
+    ChronyConnection,
+    ReportMethods,
+)
+from .exceptions import ChronyConnectionError, ChronyError, ChronyTimeoutError
+
+__all__ = ["ChronyConnectionPool"]
+
+#: Seconds a call waits for a free connection by default.
+DEFAULT_WAIT = 10.0
+
+
+class ChronyConnectionPool(ReportMethods):
+    """Thread-safe access to chronyd: each call borrows one of up to ``size`` connections.
+
+    The other arguments are :class:`pychrony.ChronyConnection`'s. A call waits
+    at most ``wait`` seconds for a free connection (ChronyTimeoutError), then
+    is bounded by ``timeout * attempts`` as usual. Connections open on first
+    use and are kept for the next call; :meth:`close` closes them all.
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        size: int = 4,
+        timeout: float = DEFAULT_TIMEOUT,
+        attempts: int = DEFAULT_ATTEMPTS,
+        backend: Backend = "auto",
+        wait: float = DEFAULT_WAIT,
+    ) -> None:
+        if not (isinstance(size, int) and size >= 1):
+            raise ChronyError(f"size must be a positive integer, not {size!r}")
+        if not (isinstance(wait, (int, float)) and math.isfinite(wait) and wait >= 0):
+            raise ChronyError(f"wait must be a number of seconds, not {wait!r}")
+        # Checks the other arguments (and that the backend exists) now.
+        first = ChronyConnection(address, timeout=timeout, attempts=attempts, backend=backend)
+        self.address = address
+        self.timeout = first.timeout
+        self.attempts = attempts
+        self.backend = first.backend
+        self.size = size
+        self.wait = float(wait)
+        self._requested_backend: Backend = backend
+        self._idle: list[ChronyConnection] = [first]
+        self._free = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @contextmanager
+    def connection(self) -> Iterator[ChronyConnection]:
+        """Borrow a connection for several calls; it returns to the pool afterwards."""
+        if self._closed:
+            raise ChronyConnectionError("This ChronyConnectionPool is closed")
+        if not self._free.acquire(timeout=self.wait):
+            raise ChronyTimeoutError(
+                f"No free connection to chronyd in the pool within {self.wait:g} s "
+                f"(all {self.size} in use)"
+            )
+        try:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                conn = ChronyConnection(
+                    self.address,
+                    timeout=self.timeout,
+                    attempts=self.attempts,
+                    backend=self._requested_backend,
+                )
+            try:
+                yield conn
+            finally:
+                with self._lock:
+                    keep = not (self._closed or conn.closed)
+                    if keep:
+                        self._idle.append(conn)
+                if not keep:
+                    conn.close()
+        finally:
+            self._free.release()
+
+    def report(self, name: str) -> Any:
+        """Any report by libchrony name ("tracking", "sources", …)."""
+        with self.connection() as conn:
+            return conn.report(name)
+
+    def close(self) -> None:
+        """Close every idle connection; borrowed ones close when returned."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._closed
+
+    def __enter__(self) -> ChronyConnectionPool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._idle)} idle"
+        return (
+            f"<ChronyConnectionPool {self.address or 'auto'!s} backend={self.backend} "
+            f"size={self.size} {state}>"
+        )
