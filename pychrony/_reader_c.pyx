@@ -42,7 +42,6 @@ from pychrony.exceptions import (
     ChronyDataError,
     ChronyDisabledError,
     ChronyError,
-    ChronyTimeoutError,
 )
 from pychrony.registry import MAX_RECORDS, REPORTS, Conv, Derived, FieldType, RecordArg, Wire
 
@@ -619,9 +618,8 @@ cdef class NativeSession:
                 continue
             attempt += 1
             if attempt >= self.attempts:
-                raise ChronyTimeoutError(
-                    f"chronyd at {self.address} did not answer {info.pyname} within "
-                    f"{self.timeout:g} s ({self.attempts} attempts)"
+                raise _errors.timeout_error(
+                    self.address, info.pyname, self.timeout, self.attempts
                 )
 
     cdef str _request_address(self, int index):
