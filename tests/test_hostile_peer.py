@@ -20,9 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cmdmon_fake import HOSTILE_MODES, FakeChronyd, HostileResponder, fake_chronyd
+from cmdmon_fake import (
+    HOSTILE_MODES,
+    FakeChronyd,
+    HostileResponder,
+    Request,
+    Sources,
+    default_responder,
+    fake_chronyd,
+)
 
 from pychrony import ChronyConnection
+from pychrony import registry as reg
 from pychrony.exceptions import ChronyDataError, ChronyError, ChronyTimeoutError
 
 TIMEOUT, ATTEMPTS = 0.05, 2
@@ -124,3 +133,22 @@ def test_random_bodies_under_our_header_give_data_errors_or_checked_values(
         responder.honest = True
         assert outcome(conn, report, genuine) == GENUINE
         conn.close()
+
+
+def test_absurd_record_count_is_a_data_error_not_an_endless_read(short_dir, backend):
+    honest = default_responder(Sources())
+
+    def respond(request: Request) -> list[bytes]:
+        if request.command == reg.COUNT_REQUEST:  # 2**31 - 1 sources, then answers them all
+            return [request.reply(reg.COUNT_RESPONSE, [2**31 - 1])]
+        return honest(request)
+
+    with (
+        fake_chronyd(short_dir, respond=respond) as fake,
+        ChronyConnection(fake.address, timeout=TIMEOUT, backend=backend) as conn,
+    ):
+        start = time.monotonic()
+        with pytest.raises(ChronyDataError, match="2147483647 records"):
+            conn.get_sources()
+        assert time.monotonic() - start < SLACK
+        assert conn.get_tracking().stratum == 2
