@@ -33,6 +33,8 @@ mkdir -p "$VENVS"
 VENVS=$(cd "$VENVS" && pwd)
 SRC=${PYCHRONY_BENCH_SRC:-${TMPDIR:-/tmp}/pychrony-bench-src}
 log() { printf 'bench: %s\n' "$*" >&2; }
+# shellcheck source=ci/real_libchrony.sh
+. ci/real_libchrony.sh  # copy_tree, libchrony_from_wheel, PYCHRONY2_REQUIREMENT
 
 need=()
 command -v chronyd >/dev/null || [ -x /usr/sbin/chronyd ] || need+=(chrony)
@@ -58,31 +60,18 @@ venv() {  # venv DIR PACKAGES...: a virtualenv with these packages
 }
 
 log "pychrony 2.0.3 into $VENVS/pychrony2"
-venv "$VENVS/pychrony2" 'pychrony==2.0.3'
+venv "$VENVS/pychrony2" "$PYCHRONY2_REQUIREMENT"
 
 log "copying the working tree to $SRC"
-rm -rf "$SRC"
-mkdir -p "$SRC"
-git ls-files -z --cached --others --exclude-standard |
-  while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
-  tar --null -T - -c | tar -x -C "$SRC"
+copy_tree "$SRC"
 
 export PKG_CONFIG_PATH="${LIBCHRONY_PREFIX:-/opt/libchrony}/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 if pkg-config --exists libchrony; then
   log "libchrony: $(pkg-config --variable=libdir libchrony) (pkg-config)"
 else
-  wheel_lib=$(find "$VENVS/pychrony2/lib" -path '*/pychrony.libs/libchrony*.so*' | head -n 1)
-  [ -n "$wheel_lib" ] || { echo "ci/bench.sh: no libchrony found" >&2; exit 1; }
-  log "libchrony: $wheel_lib (bundled in pychrony 2.0.3's wheel)"
   lc=$VENVS/libchrony-from-wheel
-  rm -rf "$lc"
-  mkdir -p "$lc/lib/pkgconfig" "$lc/include"
-  cp tests/double/chrony.h "$lc/include/chrony.h"
-  cp "$wheel_lib" "$lc/lib/"
-  ln -s "$(basename "$wheel_lib")" "$lc/lib/libchrony.so"
-  printf 'prefix=%s\nName: libchrony\nDescription: %s\nVersion: 0.2\nLibs: -L%s -lchrony\nCflags: -I%s\n' \
-    "$lc" "libchrony from pychrony 2.0.3's wheel" "$lc/lib" "$lc/include" \
-    >"$lc/lib/pkgconfig/libchrony.pc"
+  libchrony_from_wheel "$VENVS/pychrony2/bin/python" "$lc"
+  log "libchrony: $(readlink -f "$lc/lib/libchrony.so") (bundled in pychrony 2.0.3's wheel)"
   export PKG_CONFIG_PATH="$lc/lib/pkgconfig:$PKG_CONFIG_PATH"
 fi
 

@@ -41,6 +41,9 @@ bash ci/build_native.sh
 # test_native_built fails the run if the extension is missing.
 export PYCHRONY_REQUIRE_EXTENSIONS=1
 
+echo "== native extension, linked to a real libchrony (pychrony 2.0.3's wheel), in build/real-libchrony"
+bash ci/build_native_real.sh
+
 echo "== lint, types, generated docs"
 ruff check .
 ruff format --check .
@@ -48,7 +51,15 @@ mypy --strict pychrony
 python ci/field_reference.py --check
 
 echo "== tests (both readers, real chronyd labs, browser)"
-python -m pytest "$@"
+# Tests marked real_libchrony need the other build: they run in the next step.
+python -m pytest -m "not real_libchrony" "$@"
+
+echo "== tests needing a real libchrony (native rows of the fault matrix, native vs python)"
+# From the copy built by ci/build_native_real.sh, whose pychrony python -m pytest
+# imports (the current directory comes first on sys.path); a missing or
+# double-linked build fails these tests instead of skipping them.
+(cd build/real-libchrony/src &&
+  PYCHRONY_REQUIRE_REAL_LIBCHRONY=1 python -m pytest -m real_libchrony tests "$@")
 
 echo "== benchmarks (quick: one round, no timing asserted)"
 python -m pytest benchmarks --benchmark-disable --bench-quick -q

@@ -33,7 +33,7 @@ from typing import Any, Final, TypeAlias, TypeVar
 
 from . import registry as reg
 from ._address import Endpoint, candidates
-from ._errors import open_error
+from ._errors import open_error, timeout_error
 from ._wire import (
     COUNT_LAYOUT,
     NAME_REQUEST_LENGTH,
@@ -868,9 +868,4 @@ class CmdmonSession:
         )
 
     def _timeout_error(self, what: str) -> ChronyTimeoutError:
-        return ChronyTimeoutError(
-            f"chronyd at {self.address} did not answer ({what}) within "
-            f"{self.timeout * self.attempts:g} s ({self.attempts} attempts of {self.timeout:g} s). "
-            "Is chronyd running, and does it allow this host (cmdallow)?",
-            -errno.ETIMEDOUT,
-        )
+        return timeout_error(self.address, what, self.timeout, self.attempts)

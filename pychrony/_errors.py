@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import ipaddress
 import os
+import socket
 
 from .exceptions import (
     ChronyConnectionError,
@@ -11,9 +14,10 @@ from .exceptions import (
     ChronyDisabledError,
     ChronyError,
     ChronyPermissionError,
+    ChronyTimeoutError,
 )
 
-__all__ = ["LibchronyError", "libchrony_error", "open_error", "status_error"]
+__all__ = ["LibchronyError", "libchrony_error", "open_error", "status_error", "timeout_error"]
 
 
 class LibchronyError:
@@ -75,6 +79,10 @@ def libchrony_error(code: int, report: str, stage: str, detail: str = "") -> Chr
         return ChronyDisabledError(f"chronyd does not provide {report} (disabled){note}", code)
     if code in (e.SEND_FAILED, e.RECV_FAILED):
         return ChronyConnectionError(f"Lost the connection to chronyd while {where}{note}", code)
+    if code == e.INVALID_RESPONSE:
+        return ChronyDataError(
+            f"{report}: chronyd's reply is malformed (truncated or corrupted){note}", code
+        )
     if code == e.NEW_SERVER:
         return ChronyDataError(f"{report}: chronyd is newer than pychrony supports{note}", code)
     if code == e.OLD_SERVER:
@@ -105,3 +113,42 @@ def status_error(status: int, report: str, since: str | None = None) -> ChronyEr
     if code == LibchronyError.OLD_SERVER and since:
         detail += f"; it needs chronyd {since} or newer"
     return libchrony_error(code, report, "reading", detail)
+
+
+def timeout_error(address: str, what: str, timeout: float, attempts: int) -> ChronyTimeoutError:
+    """The exception for chronyd at ``address`` not answering ``what`` in time.
+
+    chronyd always answers 127.0.0.1 and ::1, and silently ignores requests from
+    any other host its ``cmdallow`` does not cover: over UDP to another address
+    the message names the local address chronyd sees us as.
+    """
+    hint = "Is chronyd running, and does it allow this host (cmdallow)?"
+    local = _udp_source_address(address)
+    if local is not None:
+        hint = (
+            f"Is chronyd running there? chronyd silently ignores hosts its cmdallow does "
+            f"not cover: does it allow {local} (this host's address towards it)? "
+            f"chrony.conf: cmdallow {local}"
+        )
+    return ChronyTimeoutError(
+        f"chronyd at {address} did not answer ({what}) within {timeout * attempts:g} s "
+        f"({attempts} attempts of {timeout:g} s). {hint}",
+        -errno.ETIMEDOUT,
+    )
+
+
+def _udp_source_address(address: str) -> str | None:
+    """Our address as seen by chronyd at UDP ``address``; None for loopback, Unix, unknown."""
+    from ._address import parse_address
+
+    try:
+        endpoint = parse_address(address)
+    except ChronyError:
+        return None
+    if endpoint.host is None or ipaddress.ip_address(endpoint.host).is_loopback:
+        return None
+    family = socket.AF_INET6 if ":" in endpoint.host else socket.AF_INET
+    with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_DGRAM) as probe:
+        probe.connect((endpoint.host, endpoint.port))  # sends nothing: picks a route
+        return str(probe.getsockname()[0])
+    return None

@@ -42,9 +42,8 @@ from pychrony.exceptions import (
     ChronyDataError,
     ChronyDisabledError,
     ChronyError,
-    ChronyTimeoutError,
 )
-from pychrony.registry import REPORTS, Conv, Derived, FieldType, RecordArg, Wire
+from pychrony.registry import MAX_RECORDS, REPORTS, Conv, Derived, FieldType, RecordArg, Wire
 
 __all__ = ["NativeSession", "libchrony_path", "open_session", "read_report"]
 
@@ -619,9 +618,8 @@ cdef class NativeSession:
                 continue
             attempt += 1
             if attempt >= self.attempts:
-                raise ChronyTimeoutError(
-                    f"chronyd at {self.address} did not answer {info.pyname} within "
-                    f"{self.timeout:g} s ({self.attempts} attempts)"
+                raise _errors.timeout_error(
+                    self.address, info.pyname, self.timeout, self.attempts
                 )
 
     cdef str _request_address(self, int index):
@@ -635,8 +633,10 @@ cdef class NativeSession:
         request_address = _EMPTY
         self._exchange(info, True, 0)
         count = chrony_get_report_number_records(self.session)
-        if count < 0:
-            raise ChronyDataError(f"{info.pyname}: chronyd reported {count} records")
+        if not 0 <= count <= MAX_RECORDS:
+            raise ChronyDataError(
+                f"{info.pyname}: chronyd reported {count} records (at most {MAX_RECORDS} expected)"
+            )
         for index in range(count):
             if info.by_address:
                 request_address = self._request_address(index)

@@ -148,7 +148,11 @@ class ChronyConnection(ReportMethods):
         self.address = address
         self.timeout = float(timeout)
         self.attempts = attempts
-        self._factory: Callable[[], Any]
+        # No attribute refers back to self (no bound method, no closure): a dropped,
+        # unclosed connection is freed at once, closing its socket, instead of
+        # holding a descriptor until the cyclic garbage collector runs.
+        self._factory: Callable[[], Any] | None = None  # a patched session factory
+        self._native: Any = None
         self._read: Callable[[Any, Report], Any]
         self.backend: str = self._choose_backend(backend)
         self._session: Any = None
@@ -168,14 +172,17 @@ class ChronyConnection(ReportMethods):
                 f"Native backend unavailable: {_backend.NATIVE_UNAVAILABLE_REASON}. {_NATIVE_HINT}"
             )
         if backend != "python" and native is not None:
-            self._factory = lambda: native.open_session(self.address, self.timeout, self.attempts)
+            self._native = native
             self._read = native.read_report
             return "native"
-        self._factory = self._open_python_session
         self._read = _reader_py.read_report
         return "python"
 
-    def _open_python_session(self) -> Session:
+    def _open_session(self) -> Any:
+        if self._factory is not None:
+            return self._factory()
+        if self._native is not None:
+            return self._native.open_session(self.address, self.timeout, self.attempts)
         from ._cmdmon import open_session
 
         return open_session(self.address, timeout=self.timeout, attempts=self.attempts)
@@ -187,7 +194,7 @@ class ChronyConnection(ReportMethods):
         if self._closed:
             raise ChronyConnectionError("This ChronyConnection is closed; create a new one")
         if self._session is None:
-            self._session = self._factory()
+            self._session = self._open_session()
         return self
 
     def close(self) -> None:

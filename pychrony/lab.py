@@ -365,6 +365,12 @@ class Lab:
             selected the server.
         poll: minpoll/maxpoll of the reachable server (power of two seconds; chrony
             4.3 accepts -7..24).
+        cmd_address: IPv4 address the client's UDP command port binds
+            (``bindcmdaddress``); ``"0.0.0.0"`` makes it reachable on every local
+            address, e.g. a non-loopback one for testing ``cmdallow``.
+        cmdallow: Subnets the client's ``cmdallow`` lines allow (chronyd always
+            answers 127.0.0.1 and ::1, and silently ignores every other host they
+            do not cover).
         die_with_parent: Have the kernel SIGKILL the daemons if this process dies
             (Linux ``PR_SET_PDEATHSIG``), in addition to the ``atexit`` hook. The
             kernel ties this to the thread that started them: start labs from a
@@ -379,6 +385,8 @@ class Lab:
         refclock: bool = True,
         sync_timeout: float = 30.0,
         poll: int = -4,
+        cmd_address: str = LOOPBACK,
+        cmdallow: Sequence[str] = (LOOPBACK,),
         die_with_parent: bool = True,
     ) -> None:
         if sources < 1:
@@ -390,6 +398,8 @@ class Lab:
         self._refclock = refclock
         self._sync_timeout = sync_timeout
         self._poll = poll
+        self._cmd_address = str(ipaddress.IPv4Address(cmd_address))
+        self._cmdallow = tuple(cmdallow)
         self._die_with_parent = die_with_parent
 
         self._base: Path | None = None
@@ -734,7 +744,7 @@ class Lab:
         taken: set[int] = set()
         self._server_port = _free_udp_port(LOOPBACK, taken)
         taken.add(self._server_port)
-        self._cmd_port = _free_udp_port(LOOPBACK, taken)
+        self._cmd_port = _free_udp_port(self._cmd_address, taken)
         self._shm_unit = _free_shm_unit() if self._refclock else None
 
     def _write_configs(self) -> None:
@@ -771,9 +781,9 @@ class Lab:
         client += [
             "port 0",
             f"bindcmdaddress {self.socket_path}",
-            f"bindcmdaddress {LOOPBACK}",
+            f"bindcmdaddress {self._cmd_address}",
             f"cmdport {self._cmd_port}",
-            f"cmdallow {LOOPBACK}",
+            *(f"cmdallow {subnet}" for subnet in self._cmdallow),
             "smoothtime 400 0.001 leaponly",
             f"pidfile {base / 'client.pid'}",
             f"driftfile {base / 'client.drift'}",

@@ -21,6 +21,7 @@ from . import models as m
 
 __all__ = [
     "COUNT_FIELD",
+    "MAX_RECORDS",
     "PROTOCOL_VERSION",
     "REPORTS",
     "REPORTS_BY_NAME",
@@ -308,6 +309,10 @@ W, C = Wire, Content
 COUNT_FIELD = Field("sources", W.UINT32, C.COUNT)
 COUNT_REQUEST = 14
 COUNT_RESPONSE = Response(2, (COUNT_FIELD,), "1.0")
+#: Most records a report may have. chronyd sends a 32-bit count; a real one with this
+#: many sources would be polling 65536 servers. A larger count comes from a hostile
+#: or broken peer, and reading that many records would never end.
+MAX_RECORDS = 65536
 
 #: REQ_NTP_SOURCE_NAME: the name an NTP source was configured with, asked by its
 #: address (IPAddr); the reply RPY_NTP_SOURCE_NAME holds a NUL-padded string of

@@ -9,7 +9,9 @@ default, or delays, silence, garbage and wrong sequence numbers on demand.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import random
 import select
 import socket
 import struct
@@ -98,6 +100,7 @@ class Sources:
     refclocks: frozenset[int] = frozenset()
     names: bool = True
     unresolved: frozenset[int] = frozenset()  # named sources not resolved yet: ID addresses
+    lie: int = 0  # added to the count and to every record's index-derived numbers
 
     def address(self, index: int) -> str | None:
         if index in self.refclocks:
@@ -111,7 +114,7 @@ def default_responder(sources: Sources) -> Callable[[Request], list[bytes]]:
 
     def respond(request: Request) -> list[bytes]:
         if request.command == reg.COUNT_REQUEST:
-            return [request.reply(reg.COUNT_RESPONSE, [sources.count])]
+            return [request.reply(reg.COUNT_RESPONSE, [sources.count + sources.lie])]
         if request.command == reg.SOURCE_NAME_REQUEST:
             if not sources.names:
                 return [request.error(3)]
@@ -132,7 +135,7 @@ def default_responder(sources: Sources) -> Callable[[Request], list[bytes]]:
             if not matches:
                 return [request.error(4)]
             index = matches[0]
-        values = record_values(report, response, index)
+        values = record_values(report, response, index + sources.lie)
         for position, f in enumerate(response.fields):
             if f.name in ("address", "remote address"):
                 values[position] = sources.address(index)
@@ -145,6 +148,60 @@ def default_responder(sources: Sources) -> Callable[[Request], list[bytes]]:
         return [request.reply(response, values)]
 
     return respond
+
+
+#: How a hostile peer answers, given the genuine reply and a forged one (other
+#: values): each mode's datagrams, sent instead of (or before) the genuine reply.
+HOSTILE_MODES: dict[str, Callable[[bytes, bytes, random.Random], list[bytes]]] = {
+    # our sequence and command, a valid header, the body cut short
+    "truncated": lambda good, forged, rng: [good[:-4]],
+    # shorter than a reply header
+    "truncated-header": lambda good, forged, rng: [good[:20]],
+    # the genuine reply with zeros after it: beyond both backends' receive buffers,
+    "oversized": lambda good, forged, rng: [good + bytes(4096)],
+    # ... and within them
+    "padded": lambda good, forged, rng: [good + bytes(64)],
+    # forged values under another sequence number, command, version, packet type
+    "wrong-sequence": lambda good, forged, rng: [_patch(forged, 16, forged[16] ^ 0x5A)],
+    "wrong-command": lambda good, forged, rng: [_patch(forged, 5, forged[5] ^ 0x01)],
+    "wrong-version": lambda good, forged, rng: [_patch(forged, 0, 7)],
+    "not-a-reply": lambda good, forged, rng: [_patch(forged, 1, 1)],
+    # noise of random lengths
+    "random": lambda good, forged, rng: [rng.randbytes(rng.randrange(1200)) for _ in range(3)],
+    # the genuine header (our sequence) over a random body of the right length
+    "random-body": lambda good, forged, rng: [good[:28] + rng.randbytes(len(good) - 28)],
+}
+
+
+def _patch(datagram: bytes, offset: int, value: int) -> bytes:
+    out = bytearray(datagram)
+    out[offset] = value
+    return bytes(out)
+
+
+class HostileResponder:
+    """Answers each request in ``mode`` (see HOSTILE_MODES); ``honest``, ``then_genuine``
+    (the genuine reply follows the hostile datagrams) can be switched between calls.
+
+    Forged replies carry the values of ``Sources(lie=7)``: a client accepting one
+    returns numbers that differ from the genuine ones.
+    """
+
+    def __init__(self, mode: str, sources: Sources | None = None, seed: int = 0) -> None:
+        sources = sources or Sources()
+        self.mode = HOSTILE_MODES[mode]
+        self.genuine = default_responder(sources)
+        self.forged = default_responder(dataclasses.replace(sources, lie=7))
+        self.rng = random.Random(seed)
+        self.honest = False
+        self.then_genuine = False
+
+    def __call__(self, request: Request) -> list[bytes]:
+        good = self.genuine(request)
+        if self.honest:
+            return good
+        hostile = self.mode(good[0], self.forged(request)[0], self.rng)
+        return hostile + good if self.then_genuine else hostile
 
 
 @dataclass

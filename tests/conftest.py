@@ -70,3 +70,43 @@ def _native_reader(config: ChronyStateConfig, state: ScriptedState | None = None
 
 IMPLEMENTATIONS["native"] = _native_reader
 _MARKS["native"] = [pytest.mark.c_extension]
+
+
+# -- the native backend over a real libchrony (ci/build_native_real.sh) --------------
+
+#: Set by ci/test.sh where the real-libchrony build was made: its tests must run.
+REQUIRE_REAL_LIBCHRONY = "PYCHRONY_REQUIRE_REAL_LIBCHRONY"
+
+
+def require_real_libchrony() -> None:
+    """Skip unless the extension is linked to a real libchrony; fail where it must be."""
+    from double_scenario import linked_to_double
+
+    from pychrony import _backend
+    from pychrony._backend import env_flag
+
+    native = _backend.native
+    if native is None:
+        reason = f"native extension not built: {_backend.NATIVE_UNAVAILABLE_REASON}"
+    elif linked_to_double():
+        reason = (
+            "the native extension is linked to pychrony's libchrony test double "
+            f"({native.libchrony_path()}), not a real libchrony"
+        )
+    else:
+        return
+    if env_flag(REQUIRE_REAL_LIBCHRONY):
+        pytest.fail(f"{REQUIRE_REAL_LIBCHRONY} is set but {reason}")
+    pytest.skip(f"{reason}; ci/test.sh runs this against ci/build_native_real.sh's build")
+
+
+@pytest.fixture(autouse=True)
+def _real_libchrony_gate(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("real_libchrony") is not None:
+        require_real_libchrony()
+
+
+@pytest.fixture(params=["python", pytest.param("native", marks=pytest.mark.real_libchrony)])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each backend of ChronyConnection; "native" needs the real-libchrony build."""
+    return str(request.param)
