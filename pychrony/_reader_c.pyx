@@ -36,7 +36,7 @@ import dataclasses
 import os
 import types
 
-from pychrony import _address, _errors
+from pychrony import _errors
 from pychrony.exceptions import (
     ChronyConnectionError,
     ChronyDataError,
@@ -680,6 +680,8 @@ cdef tuple _open_socket(target):
 
 def _targets(address):
     """Addresses to try, in order: like _address.candidates(), existing sockets only."""
+    from pychrony import _address  # when connecting: it imports ipaddress
+
     out = []
     for endpoint in _address.candidates(address):
         if endpoint.is_unix:
