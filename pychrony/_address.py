@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 from .exceptions import ChronyConnectionError
@@ -53,6 +52,8 @@ def parse_address(address: str) -> Endpoint:
     elif text.count(":") == 1:
         host, _, port_text = text.partition(":")
         port = _port(port_text, address)
+    import ipaddress  # only for a UDP address: keeps `import pychrony` small
+
     try:
         ipaddress.ip_address(host)
     except ValueError:

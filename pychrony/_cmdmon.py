@@ -41,8 +41,8 @@ from ._wire import (
     Layout,
     ReplyHeader,
     Status,
+    check_reply,
     decode_name,
-    decode_reply,
     encode_index,
     parse_reply_header,
     request_header,
@@ -292,19 +292,29 @@ def _unix_window() -> int:
 
 
 class _Record:
-    """A decoded record and what the session knows besides its fields."""
+    """A checked reply and what the session knows besides its fields.
 
-    __slots__ = ("address", "datagram", "layout", "name", "named", "values")
+    Its fields are decoded only when a getter asks (:attr:`values`): the reader
+    builds dataclasses from :attr:`datagram` directly (:meth:`CmdmonSession.current_reply`).
+    """
 
-    def __init__(
-        self, layout: Layout, values: tuple[Any, ...], datagram: bytes, address: str = ""
-    ) -> None:
+    __slots__ = ("_values", "address", "datagram", "layout", "name", "named")
+
+    def __init__(self, layout: Layout, datagram: bytes, address: str = "") -> None:
         self.layout = layout
-        self.values = values
         self.datagram = datagram
         self.address = address  # the address it was requested by (ntpdata, authdata)
         self.name: str | None = None
         self.named = False  # whether ``name`` was asked of chronyd
+        self._values: tuple[Any, ...] | None = None
+
+    @property
+    def values(self) -> tuple[Any, ...]:
+        """Every field's value (see :meth:`pychrony._wire.Layout.decode`), decoded once."""
+        values = self._values
+        if values is None:
+            values = self._values = self.layout.decode(self.datagram)
+        return values
 
 
 # What a prefetch reply is: a record, a sourcestats record giving an address, a name.
@@ -357,7 +367,6 @@ class CmdmonSession:
             self._pollers[events].register(sock, events)
         self._finalizer = weakref.finalize(self, _discard, sock, client_dir)
         self._record: _Record | None = None
-        self._values: tuple[Any, ...] = ()
         self._prefetched: tuple[Report, dict[int, _Record | None]] | None = None
         self._loaded: tuple[Report, int] | None = None  # see load_steps()
         self._keep_prefetched = False
@@ -379,7 +388,6 @@ class CmdmonSession:
         """Close the socket and remove its files; idempotent."""
         self._finalizer()
         self._record = None
-        self._values = ()
         self._prefetched = None
 
     # -- Session --------------------------------------------------------------
@@ -400,9 +408,9 @@ class CmdmonSession:
         header, datagram = yield from self._exchange_steps(
             report.count_request, b"", COUNT_LAYOUT.length, _COUNT_WHAT
         )
-        decoded = decode_reply(report.name, header, datagram, {COUNT_LAYOUT.code: COUNT_LAYOUT})
-        assert decoded is not None  # NO_SUCH_SOURCE is only for per-source requests
-        return int(decoded[1][0])
+        layout = check_reply(report.name, header, datagram, {COUNT_LAYOUT.code: COUNT_LAYOUT})
+        assert layout is not None  # NO_SUCH_SOURCE is only for per-source requests
+        return int(layout.decode(datagram)[0])
 
     def request_record(self, report: Report, index: int) -> bool:
         """Make record ``index`` current; False when it has no data (a refclock in
@@ -414,7 +422,6 @@ class CmdmonSession:
             self._prefetched = None
             record = self._fetch(report, index)
         self._record = record
-        self._values = record.values if record is not None else ()
         return record is not None
 
     def response_code(self) -> int:
@@ -427,32 +434,41 @@ class CmdmonSession:
 
     def get_uinteger(self, index: int) -> int:
         """Unsigned integer field (0 for a field of another type, as libchrony)."""
-        value = self._values[index]
+        value = self._current().values[index]
         return value if value.__class__ is int else 0
 
     def get_integer(self, index: int) -> int:
         """Signed integer field (0 for a field of another type)."""
-        value = self._values[index]
+        value = self._current().values[index]
         return value if value.__class__ is int else 0
 
     def get_float(self, index: int) -> float:
         """Floating-point field (NaN for a field of another type)."""
-        value = self._values[index]
+        value = self._current().values[index]
         return value if value.__class__ is float else float("nan")
 
     def get_timespec(self, index: int) -> tuple[int, int]:
         """Timespec field as (seconds, nanoseconds); (0, 0) for another type."""
-        value = self._values[index]
+        value = self._current().values[index]
         return value if value.__class__ is tuple else (0, 0)
 
     def get_string(self, index: int) -> str | None:
         """Address field as text; None when unspecified or not an address."""
-        value = self._values[index]
+        value = self._current().values[index]
         return value if value.__class__ is str else None
 
     def request_address(self) -> str:
         """Address the current record was requested by (ntpdata, authdata), else ""."""
         return self._current().address
+
+    def current_reply(self) -> tuple[int, bytes]:
+        """The current record's reply code and whole datagram, checked but not decoded.
+
+        The reader's fast path (:mod:`pychrony._reader_py`) turns it into a
+        dataclass in one pass instead of calling the typed getters field by field.
+        """
+        record = self._current()
+        return record.layout.code, record.datagram
 
     # -- NamingSession --------------------------------------------------------
 
@@ -609,17 +625,17 @@ class CmdmonSession:
     def _decode_record(
         report: Report, header: ReplyHeader, datagram: bytes, address: str = ""
     ) -> _Record | None:
-        decoded = decode_reply(report.name, header, datagram, REPORT_LAYOUTS[report.name])
-        if decoded is None:
+        layout = check_reply(report.name, header, datagram, REPORT_LAYOUTS[report.name])
+        if layout is None:
             return None  # the source went away after it was counted
-        return _Record(decoded[0], decoded[1], datagram, address)
+        return _Record(layout, datagram, address)
 
     @staticmethod
     def _stats_address(stats: _Record | None) -> tuple[bytes, str] | None:
         """Raw address and text of a sourcestats record; None for refclocks."""
         if stats is None:
             return None
-        text = stats.values[stats.layout.index["address"]]
+        text = stats.layout.field_value(stats.datagram, "address")
         if text is None:
             return None
         return stats.layout.address_bytes(stats.datagram, "address"), text
@@ -630,7 +646,7 @@ class CmdmonSession:
         layout = record.layout
         if self._names is False or layout.report != _SOURCES.name:
             return None
-        if record.values[layout.index["address"]].__class__ is not str:
+        if layout.field_value(record.datagram, "address").__class__ is not str:
             return None  # a refclock (reference ID) or an unspecified address
         address = layout.address_bytes(record.datagram, "address")
         if address in self._known_names:

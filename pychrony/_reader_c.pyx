@@ -20,6 +20,7 @@ sent again, ``attempts`` times in all, then ChronyTimeoutError is raised.
 cimport cython
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
 from libc.errno cimport EINTR, errno
@@ -36,7 +37,7 @@ import dataclasses
 import os
 import types
 
-from pychrony import _address, _errors
+from pychrony import _errors
 from pychrony.exceptions import (
     ChronyConnectionError,
     ChronyDataError,
@@ -148,8 +149,28 @@ cdef inline int64_t _sign_restore(int64_t value, int bits) noexcept nogil:
     return value
 
 
+# Reference IDs named so far, direct-mapped by their low bits: a poll loop asks for
+# the same few again and again (each slot holds a reference to its str).
+cdef enum:
+    REFID_CACHE_SIZE = 64  # a power of two
+cdef uint64_t _refid_keys[REFID_CACHE_SIZE]
+cdef PyObject *_refid_names[REFID_CACHE_SIZE]
+
+
 cdef str _refid_name(uint64_t ref_id):
-    """The twin of pychrony._convert.refid_name."""
+    """The twin of pychrony._convert.refid_name (cached)."""
+    cdef Py_ssize_t slot = (ref_id ^ (ref_id >> 16)) & (REFID_CACHE_SIZE - 1)
+    if _refid_names[slot] != NULL and _refid_keys[slot] == ref_id:
+        return <str>_refid_names[slot]
+    name = _format_refid(ref_id)
+    Py_XDECREF(_refid_names[slot])
+    Py_INCREF(name)
+    _refid_names[slot] = <PyObject *>name
+    _refid_keys[slot] = ref_id
+    return name
+
+
+cdef str _format_refid(uint64_t ref_id):
     cdef unsigned char raw[4]
     cdef char buf[16]  # "255.255.255.255" and its NUL
     cdef int i, n = 4
@@ -779,6 +800,8 @@ cdef tuple _open_socket(target):
 
 def _targets(address):
     """Addresses to try, in order: like _address.candidates(), existing sockets only."""
+    from pychrony import _address  # when connecting: it imports ipaddress
+
     out = []
     for endpoint in _address.candidates(address):
         if endpoint.is_unix:

@@ -1,9 +1,18 @@
 """Pure-Python reader: turns any session's records into the frozen dataclasses.
 
-It walks the field registry once per (report, reply layout) to compile a plan —
-one small converter per dataclass attribute, with the field index resolved —
-and then runs the plan for every record. The C reader (``_reader_c.pyx``) is
-its twin and must give equal results and raise the same errors.
+Two paths, built from the field registry once per (report, reply layout):
+
+* the generic one works with any session: a plan of one small converter per
+  dataclass attribute, with the field index resolved, reading the record through
+  the session's typed getters;
+* the fast one serves sessions that hold the reply datagram itself
+  (:class:`pychrony._session.ReplySession`, i.e. pychrony's own protocol client):
+  one generated function per layout unpacks the datagram with the layout's
+  ``struct.Struct`` and converts, checks and stores every attribute in one pass
+  (see :func:`compile_decoder`).
+
+Both paths give equal dataclasses and raise the same errors for the same data;
+the C reader (``_reader_c.pyx``) is their twin.
 """
 
 from __future__ import annotations
@@ -11,17 +20,34 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._convert import refid_name
 from ._session import PrefetchingSession, Session
 from .exceptions import ChronyDataError, ChronyDisabledError
-from .registry import MAX_RECORDS, Conv, Derived, Field, FieldType, Report, Wire
+from .registry import (
+    MAX_RECORDS,
+    RESPONSE_HEADER_LEN,
+    Conv,
+    Derived,
+    Field,
+    FieldType,
+    Report,
+    Response,
+    Wire,
+)
 
-__all__ = ["read_one", "read_records", "read_report"]
+if TYPE_CHECKING:
+    from ._wire import Layout
+
+__all__ = ["compile_decoder", "decoder_source", "read_one", "read_records", "read_report"]
 
 _Step = Callable[[Session], Any]
 _plans: dict[tuple[str, int], tuple[_Step, ...]] = {}
+#: A compiled fast path: (datagram, session) -> dataclass.
+Decoder = Callable[[bytes, Any], Any]
+#: Fast decoders by (report, reply code); None: that layout takes the generic path.
+_decoders: dict[tuple[str, int], Decoder | None] = {}
 
 _SIGNED_BITS = {Wire.INT16: 16, Wire.INT8: 8}
 
@@ -66,6 +92,15 @@ def read_report(session: Session, report: Report) -> Any:
 
 
 def _build(session: Session, report: Report) -> Any:
+    current_reply = getattr(session, "current_reply", None)
+    if current_reply is not None:  # the fast path (a ReplySession)
+        code, datagram = current_reply()
+        try:
+            decoder = _decoders[report.name, code]
+        except KeyError:
+            decoder = _decoders[report.name, code] = compile_decoder(report, code)
+        if decoder is not None:
+            return decoder(datagram, session)
     key = (report.name, session.response_code())
     plan = _plans.get(key)
     if plan is None:
@@ -214,3 +249,279 @@ def _field_step(session: Session, report: Report, field: Field, index: int) -> _
         return lambda s: bool(s.get_uinteger(index))
 
     raise AssertionError(f"unsupported conversion {conv!r} for {where}")
+
+
+# -- the fast path: one generated function per reply layout --------------------------
+
+#: Distinct flag values remembered per field (an IntFlag call is slow).
+_FLAG_CACHE_SIZE = 256
+_MEMBER_DESCRIPTOR = type(Field.__dict__["name"])  # how a slots class stores its fields
+#: chrony's float (``_wire.decode_float``) inline: two table lookups by the top byte.
+_FLOAT_LINES = ("k = {r} >> 24", "{v} = ({r} & 0xFFFFFF) * _scale[k] + _offset[k]")
+#: ``tv_sec_high`` of a chronyd with a 32-bit ``time_t`` (``_wire.decode_timespec``).
+_NO_HIGH_SECONDS = 0x7FFFFFFF
+
+
+def compile_decoder(report: Report, code: int) -> Decoder | None:
+    """The fast path's function for reply ``code`` of ``report``, or None.
+
+    None means "use the generic path": an unknown layout, a required attribute
+    missing from it, or a field whose type differs from the newest layout's (the
+    generic path then raises or converts as for any session).
+    """
+    source = decoder_source(report, code)
+    if source is None:
+        return None
+    text, namespace = source
+    exec(compile(text, f"<pychrony decoder {report.name} {code}>", "exec"), namespace)
+    return namespace["decode"]  # type: ignore[no-any-return]
+
+
+def decoder_source(report: Report, code: int) -> tuple[str, dict[str, Any]] | None:
+    """The generated source of :func:`compile_decoder` and its namespace (to read it)."""
+    from . import _wire
+
+    response = report.response(code)
+    layout = _wire.REPORT_LAYOUTS[report.name].get(code)
+    if response is None or layout is None:
+        return None
+    return _Generator(report, response, layout).source()
+
+
+def _range_error(where: str, value: Any, low: Any, high: Any) -> ChronyDataError:
+    return ChronyDataError(f"{where} = {value!r} is out of range [{low}, {high}]")
+
+
+def _unknown_error(where: str, value: int) -> ChronyDataError:
+    return ChronyDataError(f"{where} has unknown value {value} (a chronyd newer than pychrony?)")
+
+
+def _nsec_error(where: str, nsec: int) -> ChronyDataError:
+    return ChronyDataError(f"{where} has {nsec} nanoseconds")
+
+
+def _flag(cache: dict[int, Any], flags: Callable[[int], Any], value: int) -> Any:
+    member = flags(value)
+    if len(cache) < _FLAG_CACHE_SIZE:
+        cache[value] = member
+    return member
+
+
+class _Generator:
+    """Writes the decoder of one layout: the twin of :func:`_compile` and its steps."""
+
+    def __init__(self, report: Report, response: Response, layout: Layout) -> None:
+        from . import _wire
+        from .models import SourceMode
+
+        self.report = report
+        self.response = response
+        self.layout = layout
+        self.lines: list[str] = []
+        self.ns: dict[str, Any] = {
+            "_unpack": layout.struct.unpack_from,
+            "_scale": _wire.FLOAT_SCALE,
+            "_offset": _wire.FLOAT_OFFSET,
+            "_address": _wire.decode_address,
+            "_refid_name": refid_name,
+            "_from_bytes": int.from_bytes,
+            "_range": _range_error,
+            "_unknown": _unknown_error,
+            "_nsec": _nsec_error,
+            "_flag": _flag,
+            "_source_name": _source_name,
+        }
+        self.refclock = SourceMode.REFCLOCK.value
+        #: Raw item of the source mode that tells a refclock's slot (sources).
+        self.mode = next(
+            (self.raw(i) for i, f in enumerate(response.fields) if f.enum is SourceMode), None
+        )
+        # Raw item names: field i's items start at r{positions[i]}.
+        self.items = layout.struct.unpack_from(bytes(layout.length), 0)
+
+    def const(self, value: Any) -> str:
+        name = f"_k{len(self.ns)}"
+        self.ns[name] = value
+        return name
+
+    def raw(self, position: int, item: int = 0) -> str:
+        return f"r{self.layout.positions[position] + item}"
+
+    def source(self) -> tuple[str, dict[str, Any]] | None:
+        report, response = self.report, self.response
+        sources: dict[str, Field | Derived] = {d.attr: d for d in report.derived}
+        for older in reversed(report.responses):  # newest layout: widest bounds
+            for field in older.fields:
+                if field.attr:
+                    sources.setdefault(field.attr, field)
+        names: dict[str, int] = {}
+        for position, field in enumerate(response.fields):
+            for name in (field.name, field.alt_name):
+                if name:
+                    names.setdefault(name, position)
+        raw_names = ", ".join(f"r{i}" for i in range(len(self.items)))
+        body = self.lines
+        body.append(f"    ({raw_names},) = _unpack(datagram, {RESPONSE_HEADER_LEN})")
+        # Addresses first and in wire order: the generic path decodes (and rejects
+        # an unknown family of) every address before any attribute is converted.
+        addresses: dict[int, str] = {}
+        for position, field in enumerate(response.fields):
+            if field.wire is Wire.ADDRESS:
+                addresses[position] = f"a{position}"
+                body.append(
+                    f"    a{position} = _address({self.raw(position)}, {self.raw(position, 1)})"
+                )
+            elif field.wire is Wire.ADDRESS_OR_REFID:
+                if self.mode is None:
+                    return None
+                addresses[position] = f"a{position}"
+                r, family = self.raw(position), self.raw(position, 1)
+                body.append(
+                    f"    a{position} = _address({r}, {family}) "
+                    f"if {self.mode} != {self.refclock} else None"
+                )
+        values = []
+        for n, attr in enumerate(dataclasses.fields(report.model)):
+            source = sources.get(attr.name)
+            value = f"v{n}"
+            if source is None:
+                if attr.default is dataclasses.MISSING:
+                    return None
+                body.append(f"    {value} = {self.const(attr.default)}")
+            elif isinstance(source, Derived):
+                if source.conv is Conv.REQUEST_ADDRESS:
+                    body.append(f"    {value} = session.request_address()")
+                elif source.conv is Conv.SOURCE_NAME:
+                    body.append(f"    {value} = _source_name(session)")
+                elif source.conv is Conv.REFID_NAME:
+                    refid = report.field(source.source)
+                    at = names.get(refid.name, names.get(refid.alt_name or "", -1))
+                    if at < 0:
+                        return None
+                    body.append(f"    {value} = _refid_name({self.raw(at)})")
+                else:
+                    return None
+            else:
+                position = names.get(source.name, -1)
+                if position < 0 and source.alt_name:
+                    position = names.get(source.alt_name, -1)
+                if position < 0:
+                    if attr.default is dataclasses.MISSING:
+                        return None
+                    body.append(f"    {value} = {self.const(attr.default)}")
+                elif not self.field(
+                    value, source, response.fields[position], position, names, addresses
+                ):
+                    return None
+            values.append(value)
+        self.construct(values)
+        text = "def decode(datagram, session):\n" + "\n".join(body) + "\n"
+        return text, self.ns
+
+    def field(
+        self,
+        value: str,
+        field: Field,
+        wire_field: Field,
+        position: int,
+        names: dict[str, int],
+        addresses: dict[int, str],
+    ) -> bool:
+        """Lines converting one wire field; False when only the generic path can."""
+        if wire_field.field_type is not field.field_type:
+            return False
+        body = self.lines
+        conv = field.conversion
+        low, high = field.bounds
+        where = self.const(f"{self.report.name}: field {field.name!r} ({field.attr})")
+        r = self.raw(position)
+        if conv is Conv.INT:
+            # Struct unpacks signed wire types signed, and every raw value is within
+            # its wire type's limits: only narrower bounds need a check.
+            natural_low, natural_high = Field("", wire_field.wire, wire_field.content).bounds
+            body.append(f"    {value} = {r}")
+            self.bounds(value, low, high, natural_low, natural_high, where)
+            return True
+        if conv is Conv.FLOAT:
+            # chrony's float format has no NaN nor infinity (|value| < 2**63):
+            # the generic path's finiteness check cannot fail here.
+            body.extend(f"    {line.format(r=r, v=value)}" for line in _FLOAT_LINES)
+            self.bounds(value, low, high, None, None, where)
+            return True
+        if conv is Conv.TIME:
+            high_s, low_s, nsec = r, self.raw(position, 1), self.raw(position, 2)
+            body.append(f"    if {nsec} >= 1000000000:")
+            body.append(f"        raise _nsec({where}, {nsec})")
+            body.append(f"    if {high_s} == {_NO_HIGH_SECONDS}:")
+            body.append(f"        {high_s} = 0")
+            body.append(f"    {value} = (({high_s} << 32) | {low_s}) + {nsec} * 1e-9")
+            self.bounds(value, low, high, None, None, where)
+            return True
+        if conv is Conv.ADDRESS:
+            body.append(f"    {value} = {addresses[position]} or ''")
+            return True
+        if conv is Conv.ADDRESS_OR_NAME:
+            assert field.fallback is not None
+            if field.fallback == field.alt_name:  # the slot itself holds the reference ID
+                refid = f"_from_bytes({r}[:4], 'big') if {self.mode} == {self.refclock} else 0"
+                body.append(f"    {value} = {addresses[position]} or _refid_name({refid})")
+                return True
+            fallback = names.get(field.fallback, -1)
+            if fallback < 0:
+                return False
+            body.append(f"    {value} = {addresses[position]} or _refid_name({self.raw(fallback)})")
+            return True
+        if conv is Conv.ENUM:
+            assert field.enum is not None
+            members = self.const({member.value: member for member in field.enum})
+            body.append(f"    {value} = {members}.get({r})")
+            body.append(f"    if {value} is None:")
+            body.append(f"        raise _unknown({where}, {r})")
+            return True
+        if conv is Conv.FLAGS:
+            assert field.enum is not None
+            cache = self.const({})
+            flags = self.const(field.enum)
+            body.append(f"    {value} = {cache}.get({r})")
+            body.append(f"    if {value} is None:")
+            body.append(f"        {value} = _flag({cache}, {flags}, {r})")
+            return True
+        if conv is Conv.BOOL:
+            body.append(f"    {value} = {r} != 0")
+            return True
+        return False
+
+    def bounds(
+        self, value: str, low: Any, high: Any, natural_low: Any, natural_high: Any, where: str
+    ) -> None:
+        checks = []
+        if low is not None and (natural_low is None or low > natural_low):
+            checks.append(f"{value} < {low!r}")
+        if high is not None and (natural_high is None or high < natural_high):
+            checks.append(f"{value} > {high!r}")
+        if checks:
+            self.lines.append(f"    if {' or '.join(checks)}:")
+            self.lines.append(
+                f"        raise _range({where}, {value}, {self.const(low)}, {self.const(high)})"
+            )
+
+    def construct(self, values: list[str]) -> None:
+        """Return the dataclass: slot by slot where that is what ``__init__`` does."""
+        model = self.report.model
+        fields = dataclasses.fields(model)
+        by_slots = (
+            not hasattr(model, "__post_init__")
+            and model.__new__ is object.__new__  # type: ignore[comparison-overlap]
+            and all(
+                type(model.__dict__.get(f.name)) is _MEMBER_DESCRIPTOR and f.init for f in fields
+            )
+        )
+        if not by_slots:
+            self.lines.append(f"    return {self.const(model)}({', '.join(values)})")
+            return
+        self.lines.append(f"    obj = _new({self.const(model)})")
+        self.ns["_new"] = object.__new__
+        for f, value in zip(fields, values, strict=True):
+            setter = self.const(model.__dict__[f.name].__set__)
+            self.lines.append(f"    {setter}(obj, {value})")
+        self.lines.append("    return obj")

@@ -33,6 +33,8 @@ from .registry import Field, Report, Response, Wire
 
 __all__ = [
     "COUNT_LAYOUT",
+    "FLOAT_OFFSET",
+    "FLOAT_SCALE",
     "LAYOUTS",
     "NAME_REQUEST_LENGTH",
     "REPLY_HEADER",
@@ -41,6 +43,7 @@ __all__ = [
     "Layout",
     "ReplyHeader",
     "Status",
+    "check_reply",
     "check_status",
     "decode_address",
     "decode_float",
@@ -69,7 +72,11 @@ assert REQUEST_HEADER.size == reg.REQUEST_HEADER_LEN
 assert REPLY_HEADER.size == reg.RESPONSE_HEADER_LEN
 
 _INDEX: Final = struct.Struct(">I")
-_pack_request_header: Final = REQUEST_HEADER.pack
+#: A request header packed from its three variable words: the first half-word is
+#: (version << 8 | packet type), the reserved bytes and words are zero.
+_REQUEST_HEAD: Final = struct.Struct(">HxxHHI8x")
+_pack_request_head: Final = _REQUEST_HEAD.pack
+_VERSION_AND_TYPE: Final = reg.PROTOCOL_VERSION << 8 | PKT_TYPE_REQUEST
 _ADDRESS_LEN: Final = Wire.ADDRESS.size
 
 
@@ -111,6 +118,26 @@ def decode_float(raw: int) -> float:
     if coef > _COEF_MAX:
         coef -= 1 << _COEF_BITS
     return math.ldexp(coef, exp - _COEF_BITS)
+
+
+def _float_tables() -> tuple[tuple[float, ...], tuple[float, ...]]:
+    # Indexed by the top byte (7-bit exponent, the coefficient's sign bit): the value
+    # is low24 * SCALE[top] + OFFSET[top], exact (both terms are multiples of the scale
+    # and the result fits in the coefficient's 25 bits).
+    scale, offset = [], []
+    for top in range(256):
+        exp, negative = top >> 1, top & 1
+        if exp > _EXP_MAX:
+            exp -= 1 << 7
+        unit = math.ldexp(1.0, exp - _COEF_BITS)
+        scale.append(unit)
+        offset.append(-math.ldexp(unit, _COEF_BITS - 1) if negative else 0.0)
+    return tuple(scale), tuple(offset)
+
+
+#: decode_float by table: ``(raw & 0xFFFFFF) * FLOAT_SCALE[raw >> 24] + FLOAT_OFFSET[raw >> 24]``
+#: (what the reader's generated decoders do, without a call per float).
+FLOAT_SCALE, FLOAT_OFFSET = _float_tables()
 
 
 def encode_float(value: float) -> int:
@@ -220,7 +247,17 @@ class Layout:
     positions.
     """
 
-    __slots__ = ("_ops", "_refclock_mode", "code", "index", "length", "offsets", "report", "struct")
+    __slots__ = (
+        "_ops",
+        "_refclock_mode",
+        "code",
+        "index",
+        "length",
+        "offsets",
+        "positions",
+        "report",
+        "struct",
+    )
 
     def __init__(self, report: str, response: Response) -> None:
         self.report = report
@@ -244,6 +281,8 @@ class Layout:
             raw += _RAW_ITEMS.get(field.wire, 1)
             offset += field.wire.size
         self._ops = tuple(ops)
+        #: Per field, the position of its first item in ``struct``'s tuple.
+        self.positions: tuple[int, ...] = tuple(i for _, i in ops)
         #: Raw position of the source mode that says an address slot holds a refid.
         self._refclock_mode = mode_raw
         if any(op == _ADDRESS_OR_REFID for op, _ in ops) and mode_raw < 0:
@@ -255,20 +294,25 @@ class Layout:
     def decode(self, datagram: bytes) -> tuple[Any, ...]:
         """Field values of a reply whose length was checked against ``length``."""
         raw = self.struct.unpack_from(datagram, reg.RESPONSE_HEADER_LEN)
-        values: list[Any] = []
-        append = values.append
-        for op, i in self._ops:
-            if op == _PLAIN:
-                append(raw[i])
-            elif op == _FLOAT:
-                append(decode_float(raw[i]))
-            elif op == _TIMESPEC:
-                append(decode_timespec(raw[i], raw[i + 1], raw[i + 2]))
-            elif op == _ADDRESS or raw[self._refclock_mode] != _REFCLOCK:
-                append(decode_address(raw[i], raw[i + 1]))
-            else:  # a refclock's reference ID in the address slot
-                append(int.from_bytes(raw[i][:4], "big"))
-        return tuple(values)
+        item = self._item
+        return tuple([item(raw, op, i) for op, i in self._ops])
+
+    def _item(self, raw: tuple[Any, ...], op: int, i: int) -> Any:
+        if op == _PLAIN:
+            return raw[i]
+        if op == _FLOAT:
+            return decode_float(raw[i])
+        if op == _TIMESPEC:
+            return decode_timespec(raw[i], raw[i + 1], raw[i + 2])
+        if op == _ADDRESS or raw[self._refclock_mode] != _REFCLOCK:
+            return decode_address(raw[i], raw[i + 1])
+        return int.from_bytes(raw[i][:4], "big")  # a refclock's reference ID in the slot
+
+    def field_value(self, datagram: bytes, name: str) -> Any:
+        """The value of field ``name`` alone, as :meth:`decode` gives it."""
+        raw = self.struct.unpack_from(datagram, reg.RESPONSE_HEADER_LEN)
+        op, i = self._ops[self.index[name]]
+        return self._item(raw, op, i)
 
     def address_bytes(self, datagram: bytes, name: str) -> bytes:
         """The raw 20-byte IPAddr of address field ``name`` (to ask by address)."""
@@ -314,15 +358,21 @@ def encode_request(command: int, sequence: int, attempt: int, data: bytes, lengt
 
 def request_header(command: int, sequence: int, attempt: int) -> bytes:
     """The 20-byte header of a request."""
-    return _pack_request_header(
-        reg.PROTOCOL_VERSION, PKT_TYPE_REQUEST, 0, 0, command, attempt, sequence, 0, 0
-    )
+    return _pack_request_head(_VERSION_AND_TYPE, command, attempt, sequence)
 
 
 def request_tail(data: bytes, length: int) -> bytes:
     """What follows a request header: ``data`` and padding up to ``length`` bytes in all."""
+    if not data:  # single-record and count requests: one shared run of zeros
+        tail = _ZERO_TAILS.get(length)
+        if tail is None:
+            tail = _ZERO_TAILS[length] = bytes(max(0, length - reg.REQUEST_HEADER_LEN))
+        return tail
     padding = length - reg.REQUEST_HEADER_LEN - len(data)
     return data + bytes(padding) if padding > 0 else data
+
+
+_ZERO_TAILS: dict[int, bytes] = {}
 
 
 def encode_index(index: int) -> bytes:
@@ -389,6 +439,22 @@ def decode_reply(
     None when chronyd has no such source (it went away after being counted).
     Raises ChronyError subclasses only: for a failure status, an unknown reply
     code (a newer chronyd: "too new", for this report only) or a length that is
+    not the layout's (see :func:`check_reply`), or an address of unknown family.
+    """
+    layout = check_reply(report, header, datagram, layouts)
+    if layout is None:
+        return None
+    return layout, layout.decode(datagram)
+
+
+def check_reply(
+    report: str, header: ReplyHeader, datagram: bytes, layouts: dict[int, Layout]
+) -> Layout | None:
+    """The layout of a reply to a request of ``report``, its fields not decoded yet.
+
+    None when chronyd has no such source (it went away after being counted).
+    Raises ChronyError subclasses only: for a failure status, an unknown reply
+    code (a newer chronyd: "too new", for this report only) or a length that is
     not the layout's.
     """
     if header.status == Status.NO_SUCH_SOURCE and header.version == reg.PROTOCOL_VERSION:
@@ -405,7 +471,7 @@ def decode_reply(
             "(truncated or corrupted)",
             LibchronyError.INVALID_RESPONSE,
         )
-    return layout, layout.decode(datagram)
+    return layout
 
 
 _SINCE: Final = {r.name: r.responses[0].since for r in reg.REPORTS}
