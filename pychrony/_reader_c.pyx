@@ -23,7 +23,8 @@ from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
-from libc.errno cimport EINTR, errno
+from libc.errno cimport EAGAIN, EINTR, errno
+from posix.fcntl cimport F_GETFL, F_SETFL, O_NONBLOCK, fcntl
 from libc.math cimport ceil, isfinite
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdio cimport snprintf
@@ -56,6 +57,7 @@ cdef extern from "<poll.h>" nogil:
         short revents
     int poll(pollfd *fds, unsigned long nfds, int timeout)
     enum: POLLIN
+    enum: POLLOUT
 
 
 cdef extern from "<dlfcn.h>" nogil:
@@ -505,6 +507,14 @@ cdef object _libchrony_error(chrony_err err, int saved_errno, str report, str st
 
 # -- sessions --------------------------------------------------------------------------
 
+# What sending a request or processing a reply left an exchange with.
+cdef enum:
+    SENT          # the request is out (and maybe answered)
+    QUEUE_FULL    # chronyd's queue is full: wait until the socket is writable
+    LOST          # unanswered at the deadline: the next attempt
+    RESEND        # the socket was reopened: send again (not a new attempt)
+
+
 @cython.final
 cdef class NativeSession:
     """A libchrony session on a socket to chronyd (see :func:`open_session`)."""
@@ -516,6 +526,7 @@ cdef class NativeSession:
     cdef readonly int attempts
     cdef bint busy
     cdef bint close_requested
+    cdef bint reopened         # the exchange under way reopened the socket once
     cdef bint closed_by_user   # else a NULL session is a broken one, reopened on use
 
     def __cinit__(self):
@@ -567,13 +578,14 @@ cdef class NativeSession:
         if self.close_requested:
             self._release()
 
-    cdef int _wait_readable(self, double deadline) except -1:
-        """1 when the socket is readable (or failed: recv() will tell), 0 at the deadline."""
+    cdef int _wait_for(self, short events, double deadline) except -1:
+        """1 when ``events`` happened (or the socket failed: the next call tells),
+        0 at the deadline."""
         cdef pollfd p
         cdef int r, err, ms
         cdef double left
         p.fd = chrony_get_fd(self.session)
-        p.events = POLLIN
+        p.events = events
         while True:
             left = deadline - _now()
             if left <= 0:
@@ -605,43 +617,73 @@ cdef class NativeSession:
             raise _init_error(err)
         return 0
 
-    cdef int _exchange(self, _ReportInfo info, bint count, int index) except -1:
-        """Send a request and process replies until it is answered, resending on timeout."""
+    # The socket is non-blocking (see _open_socket): a request that finds
+    # chronyd's queue full (chronyd stopped) waits for room until its deadline
+    # instead of blocking for ever in send(), and counts as lost after it.
+
+    cdef int _request(self, _ReportInfo info, bint count, int index) except -1:
+        """Send the request: SENT, or QUEUE_FULL (wait until the socket is writable)."""
         cdef chrony_err err
-        cdef int attempt = 0
-        cdef bint reopened = False
-        cdef double deadline
+        cdef int saved
         while True:
             if count:
                 err = chrony_request_report_number_records(self.session, info.name)
             else:
                 err = chrony_request_record(self.session, info.name, index)
-            if err != CHRONY_OK:
-                if err == CHRONY_SEND_FAILED and not reopened:
-                    self._reopen()  # raises "Cannot connect" when chronyd is still gone
-                    reopened = True
-                    continue
-                raise _libchrony_error(err, errno, info.pyname, "requesting")
-            deadline = _now() + self.timeout
-            while chrony_needs_response(self.session):
-                if not self._wait_readable(deadline):
-                    break
-                err = chrony_process_response(self.session)
-                if err != CHRONY_OK:
-                    if err == CHRONY_RECV_FAILED and not reopened:
-                        break  # reopened below, then the request is sent again
-                    raise _libchrony_error(err, errno, info.pyname, "receiving")
-            else:
-                return 0
-            if err == CHRONY_RECV_FAILED and not reopened:
-                self._reopen()
-                reopened = True
+            saved = errno
+            if err == CHRONY_OK:
+                return SENT
+            if err == CHRONY_SEND_FAILED and saved == EAGAIN:
+                return QUEUE_FULL
+            if err == CHRONY_SEND_FAILED and not self.reopened:
+                self._reopen()  # raises "Cannot connect" when chronyd is still gone
+                self.reopened = True
                 continue
-            attempt += 1
-            if attempt >= self.attempts:
-                raise _errors.timeout_error(
-                    self.address, info.pyname, self.timeout, self.attempts
-                )
+            raise _libchrony_error(err, saved, info.pyname, "requesting")
+
+    cdef int _response(self, _ReportInfo info) except -1:
+        """Process a reply that is ready: SENT (answered, or still waiting), RESEND
+        (the socket broke and was reopened) or LOST (a follow-up request found
+        chronyd's queue full)."""
+        cdef chrony_err err = chrony_process_response(self.session)
+        cdef int saved = errno
+        if err == CHRONY_OK:
+            return SENT
+        if saved == EAGAIN:  # (EWOULDBLOCK on Linux)
+            if err == CHRONY_RECV_FAILED:
+                return SENT  # woken for nothing: keep waiting
+            if err == CHRONY_SEND_FAILED:
+                return LOST
+        if err == CHRONY_RECV_FAILED and not self.reopened:
+            self._reopen()
+            self.reopened = True
+            return RESEND
+        raise _libchrony_error(err, saved, info.pyname, "receiving")
+
+    cdef int _exchange(self, _ReportInfo info, bint count, int index) except -1:
+        """Send a request and process replies until it is answered, resending on timeout."""
+        cdef int attempt = 0
+        cdef int state
+        cdef double deadline
+        self.reopened = False
+        while True:
+            deadline = _now() + self.timeout
+            state = self._request(info, count, index)
+            while state == QUEUE_FULL and self._wait_for(POLLOUT, deadline):
+                state = self._request(info, count, index)
+            while state == SENT and chrony_needs_response(self.session):
+                if not self._wait_for(POLLIN, deadline):
+                    state = LOST
+                    break
+                state = self._response(info)
+            if state == SENT:
+                return 0
+            if state != RESEND:
+                attempt += 1
+                if attempt >= self.attempts:
+                    raise _errors.timeout_error(
+                        self.address, info.pyname, self.timeout, self.attempts
+                    )
 
     cdef str _request_address(self, int index):
         """Fetch sourcestats record ``index``: libchrony asks by its address."""
@@ -726,48 +768,31 @@ cdef class NativeSession:
             self._leave()
 
     def _exchange_steps(self, _ReportInfo info, bint count, int index):
-        """Steps of :meth:`_exchange` (the same resend and reopen policy)."""
-        cdef chrony_err err = CHRONY_OK
+        """Steps of :meth:`_exchange` (the same policy, waits yielded)."""
         cdef int attempt = 0
-        cdef bint reopened = False
+        cdef int state
         cdef double deadline
+        self.reopened = False
         while True:
-            if count:
-                err = chrony_request_report_number_records(self.session, info.name)
-            else:
-                err = chrony_request_record(self.session, info.name, index)
-            if err != CHRONY_OK:
-                if err == CHRONY_SEND_FAILED and not reopened:
-                    self._reopen()
-                    reopened = True
-                    continue
-                raise _libchrony_error(err, errno, info.pyname, "requesting")
             deadline = _now() + self.timeout
-            answered = True
-            while chrony_needs_response(self.session):
+            state = self._request(info, count, index)
+            while state == QUEUE_FULL and (yield POLLOUT, deadline):
+                state = self._request(info, count, index)
+            while state == SENT and chrony_needs_response(self.session):
                 if not (yield POLLIN, deadline):
-                    answered = False
+                    state = LOST
                     break
                 if self.close_requested:
                     raise ChronyConnectionError("The session was closed while waiting for chronyd")
-                err = chrony_process_response(self.session)
-                if err != CHRONY_OK:
-                    if err == CHRONY_RECV_FAILED and not reopened:
-                        answered = False
-                        break
-                    raise _libchrony_error(err, errno, info.pyname, "receiving")
-            if answered:
+                state = self._response(info)
+            if state == SENT:
                 return
-            if err == CHRONY_RECV_FAILED and not reopened:
-                self._reopen()
-                reopened = True
-                continue
-            attempt += 1
-            if attempt >= self.attempts:
-                raise ChronyTimeoutError(
-                    f"chronyd at {self.address} did not answer {info.pyname} within "
-                    f"{self.timeout:g} s ({self.attempts} attempts)"
-                )
+            if state != RESEND:
+                attempt += 1
+                if attempt >= self.attempts:
+                    raise _errors.timeout_error(
+                        self.address, info.pyname, self.timeout, self.attempts
+                    )
 
     cdef str _current_address(self):
         """The address field of the current (sourcestats) record."""
@@ -793,6 +818,11 @@ cdef tuple _open_socket(target):
         fd = chrony_open_socket(address)
         err = errno
     if fd >= 0:
+        # Never block in send() or recv(): waits are poll()s with deadlines.
+        if fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK) < 0:
+            err = errno
+            chrony_close_socket(fd)
+            return -1, -(err or 1)
         return fd, 0
     # libchrony returns -1 and sets errno; accept a negative errno too.
     return fd, (fd if fd < -1 else -(err or 1))

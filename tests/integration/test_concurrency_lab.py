@@ -1,18 +1,16 @@
 """Threads and coroutines against a real chronyd: no errors, no crossed replies,
 an event loop that never blocks, recovery after chronyd stalls.
 
-The native rows need the extension linked to a real libchrony (see
-test_native_vs_python.py); the Python rows always run.
+The native rows (the ``backend`` fixture of tests/conftest.py) need the
+extension linked to a real libchrony: ci/test.sh runs them from its second build.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,12 +25,8 @@ from pychrony import (
     Source,
     SourceStats,
     TrackingStatus,
-    _backend,
 )
 from pychrony.lab import Lab
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from double_scenario import linked_to_double
 
 pytestmark = pytest.mark.integration
 
@@ -42,16 +36,6 @@ RECORDS = LAB_SOURCES + 1
 #: Reports chronyd serves over UDP too (its default ``opencommands``).
 NAMES = ["tracking", "sources", "sourcestats", "activity"]
 MODELS = {"sources": Source, "sourcestats": SourceStats}
-
-
-@pytest.fixture(params=["python", "native"])
-def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "native":
-        if _backend.native is None:
-            pytest.skip(f"native extension not built: {_backend.NATIVE_UNAVAILABLE_REASON}")
-        if linked_to_double():
-            pytest.skip("the native extension is linked to the libchrony test double")
-    return str(request.param)
 
 
 def check(name: str, value: Any, ref_id: int) -> None:
