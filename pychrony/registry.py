@@ -24,6 +24,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "REPORTS",
     "REPORTS_BY_NAME",
+    "REQUEST_COMMANDS",
     "REQUEST_HEADER_LEN",
     "RESPONSE_HEADER_LEN",
     "SOURCE_NAME_LENGTH",
@@ -713,3 +714,12 @@ REPORTS: tuple[Report, ...] = (
     SMOOTHING,
 )
 REPORTS_BY_NAME: dict[str, Report] = {r.name: r for r in REPORTS}
+
+#: Every command code pychrony sends to chronyd: the reports' record and count
+#: requests and the source-name request. All are monitoring (read-only) commands;
+#: tests/test_read_only.py checks them against chrony's list and every datagram sent.
+REQUEST_COMMANDS: frozenset[int] = frozenset(
+    {r.record_request for r in REPORTS}
+    | {r.count_request for r in REPORTS if r.count_request is not None}
+    | {COUNT_REQUEST, SOURCE_NAME_REQUEST}
+)
