@@ -44,7 +44,7 @@ from pychrony.exceptions import (
     ChronyError,
     ChronyTimeoutError,
 )
-from pychrony.registry import REPORTS, Conv, Derived, FieldType, RecordArg, Wire
+from pychrony.registry import MAX_RECORDS, REPORTS, Conv, Derived, FieldType, RecordArg, Wire
 
 __all__ = ["NativeSession", "libchrony_path", "open_session", "read_report"]
 
@@ -637,7 +637,7 @@ cdef class NativeSession:
         request_address = _EMPTY
         self._exchange(info, True, 0)
         count = chrony_get_report_number_records(self.session)
-        if count < 0:
+        if not 0 <= count <= MAX_RECORDS:
             raise ChronyDataError(f"{info.pyname}: chronyd reported {count} records")
         for index in range(count):
             if info.by_address:

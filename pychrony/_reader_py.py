@@ -16,7 +16,7 @@ from typing import Any
 from ._convert import refid_name
 from ._session import PrefetchingSession, Session
 from .exceptions import ChronyDataError, ChronyDisabledError
-from .registry import Conv, Derived, Field, FieldType, Report, Wire
+from .registry import MAX_RECORDS, Conv, Derived, Field, FieldType, Report, Wire
 
 __all__ = ["read_one", "read_records", "read_report"]
 
@@ -29,7 +29,7 @@ _SIGNED_BITS = {Wire.INT16: 16, Wire.INT8: 8}
 def read_records(session: Session, report: Report) -> list[Any]:
     """Every record of ``report`` as dataclasses, skipping records without data."""
     count = session.record_count(report)
-    if count < 0:
+    if not 0 <= count <= MAX_RECORDS:
         raise ChronyDataError(f"{report.name}: chronyd reported {count} records")
     if count > 1 and isinstance(session, PrefetchingSession):
         session.prefetch(report, count)

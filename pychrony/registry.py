@@ -21,6 +21,7 @@ from . import models as m
 
 __all__ = [
     "COUNT_FIELD",
+    "MAX_RECORDS",
     "PROTOCOL_VERSION",
     "REPORTS",
     "REPORTS_BY_NAME",
@@ -309,6 +310,11 @@ W, C = Wire, Content
 COUNT_FIELD = Field("sources", W.UINT32, C.COUNT)
 COUNT_REQUEST = 14
 COUNT_RESPONSE = Response(2, (COUNT_FIELD,), "1.0")
+
+#: Most records a per-source report can have: chronyd takes at most 65536 NTP sources
+#: (ntp_sources.c MAX_SOURCES) besides a few reference clocks. A larger count is a
+#: corrupt or hostile reply: reading that many records would take practically forever.
+MAX_RECORDS = 65536 + 1024
 
 #: REQ_NTP_SOURCE_NAME: the name an NTP source was configured with, asked by its
 #: address (IPAddr); the reply RPY_NTP_SOURCE_NAME holds a NUL-padded string of
