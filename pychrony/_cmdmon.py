@@ -33,7 +33,7 @@ from typing import Any, Final
 
 from . import registry as reg
 from ._address import Endpoint, candidates
-from ._errors import open_error
+from ._errors import open_error, status_error
 from ._wire import (
     COUNT_LAYOUT,
     NAME_REQUEST_LENGTH,
@@ -380,7 +380,8 @@ class CmdmonSession:
             report.count_request, b"", COUNT_LAYOUT.length, _COUNT_WHAT
         )
         decoded = decode_reply(report.name, header, datagram, {COUNT_LAYOUT.code: COUNT_LAYOUT})
-        assert decoded is not None  # NO_SUCH_SOURCE is only for per-source requests
+        if decoded is None:  # "no such source" as the answer to a count: a bad reply
+            raise status_error(header.status, report.name)
         return int(decoded[1][0])
 
     def request_record(self, report: Report, index: int) -> bool:
