@@ -24,6 +24,7 @@ from pathlib import Path
 import fuzz_native
 import fuzz_wire
 import pytest
+from double_scenario import render
 from packaging.requirements import Requirement
 
 HERE = Path(__file__).resolve().parent
@@ -104,7 +105,9 @@ def test_native_fuzz_spec_round_trips_through_json():
     @given(fuzz_native.scenarios())
     def round_trip(spec):
         again = json.loads(json.dumps(spec))
-        assert fuzz_native.to_state(again) == fuzz_native.to_state(spec)
+        assert again == spec
+        # NaN != NaN: compare the scenario files (floats in hex) instead of the records.
+        assert render(fuzz_native.to_state(again)) == render(fuzz_native.to_state(spec))
 
     round_trip()
 
