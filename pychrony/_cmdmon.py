@@ -33,7 +33,7 @@ from typing import Any, Final, TypeAlias, TypeVar
 
 from . import registry as reg
 from ._address import Endpoint, candidates
-from ._errors import open_error, timeout_error
+from ._errors import open_error, status_error, timeout_error
 from ._wire import (
     COUNT_LAYOUT,
     NAME_REQUEST_LENGTH,
@@ -409,7 +409,8 @@ class CmdmonSession:
             report.count_request, b"", COUNT_LAYOUT.length, _COUNT_WHAT
         )
         layout = check_reply(report.name, header, datagram, {COUNT_LAYOUT.code: COUNT_LAYOUT})
-        assert layout is not None  # NO_SUCH_SOURCE is only for per-source requests
+        if layout is None:  # "no such source" as the answer to a count: a bad reply
+            raise status_error(header.status, report.name)
         return int(layout.decode(datagram)[0])
 
     def request_record(self, report: Report, index: int) -> bool:

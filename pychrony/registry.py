@@ -25,6 +25,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "REPORTS",
     "REPORTS_BY_NAME",
+    "REQUEST_COMMANDS",
     "REQUEST_HEADER_LEN",
     "RESPONSE_HEADER_LEN",
     "SOURCE_NAME_LENGTH",
@@ -309,10 +310,10 @@ W, C = Wire, Content
 COUNT_FIELD = Field("sources", W.UINT32, C.COUNT)
 COUNT_REQUEST = 14
 COUNT_RESPONSE = Response(2, (COUNT_FIELD,), "1.0")
-#: Most records a report may have. chronyd sends a 32-bit count; a real one with this
-#: many sources would be polling 65536 servers. A larger count comes from a hostile
-#: or broken peer, and reading that many records would never end.
-MAX_RECORDS = 65536
+#: Most records a per-source report can have: chronyd takes at most 65536 NTP sources
+#: (ntp_sources.c MAX_SOURCES) besides a few reference clocks. A larger count is a
+#: corrupt or hostile reply: reading that many records would take practically forever.
+MAX_RECORDS = 65536 + 1024
 
 #: REQ_NTP_SOURCE_NAME: the name an NTP source was configured with, asked by its
 #: address (IPAddr); the reply RPY_NTP_SOURCE_NAME holds a NUL-padded string of
@@ -718,3 +719,12 @@ REPORTS: tuple[Report, ...] = (
     SMOOTHING,
 )
 REPORTS_BY_NAME: dict[str, Report] = {r.name: r for r in REPORTS}
+
+#: Every command code pychrony sends to chronyd: the reports' record and count
+#: requests and the source-name request. All are monitoring (read-only) commands;
+#: tests/test_read_only.py checks them against chrony's list and every datagram sent.
+REQUEST_COMMANDS: frozenset[int] = frozenset(
+    {r.record_request for r in REPORTS}
+    | {r.count_request for r in REPORTS if r.count_request is not None}
+    | {COUNT_REQUEST, SOURCE_NAME_REQUEST}
+)

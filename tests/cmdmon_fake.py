@@ -213,6 +213,7 @@ class FakeChronyd:
     sources: Sources = field(default_factory=Sources)
     respond: Callable[[Request], list[bytes]] | None = None
     requests: list[Request] = field(default_factory=list)
+    datagrams: list[bytes] = field(default_factory=list)  # every one received, as is
 
     def __post_init__(self) -> None:
         if self.respond is None:
@@ -244,6 +245,7 @@ class FakeChronyd:
                 packet, peer = self.sock.recvfrom(4096)
             except OSError:
                 continue
+            self.datagrams.append(packet)
             request = parse_request(packet)
             self.requests.append(request)
             assert self.respond is not None
