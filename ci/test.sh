@@ -50,5 +50,7 @@ python ci/field_reference.py --check
 echo "== tests (both readers, real chronyd labs, browser)"
 python -m pytest "$@"
 
+bash ci/package_check.sh  # sdist and wheels, each in a fresh venv against a real chronyd
+
 echo "== benchmarks (quick: one round, no timing asserted)"
 python -m pytest benchmarks --benchmark-disable --bench-quick -q
