@@ -5,7 +5,9 @@ The extension ``pychrony._reader_c`` wraps libchrony. It is found by
 ``PYCHRONY_LIBCHRONY_LIB``. Without libchrony (or with ``PYCHRONY_NO_EXTENSIONS=1``)
 the pure-Python package is installed, with a one-line notice;
 ``PYCHRONY_REQUIRE_EXTENSIONS=1`` (set by CI and wheel builds, as is ``CIBUILDWHEEL=1``)
-turns a missing libchrony or a failed compile into an error.
+turns a missing libchrony or a failed compile into an error. Packing the sdist (and
+writing metadata) never looks for libchrony: the sdist carries the ``.pyx``, not C.
+The version comes from git tags through setuptools-scm (``[tool.setuptools_scm]``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ def env_flag(name: str) -> bool:
 
 NO_EXTENSIONS = env_flag("PYCHRONY_NO_EXTENSIONS") or sys.implementation.name != "cpython"
 REQUIRE_EXTENSIONS = env_flag("PYCHRONY_REQUIRE_EXTENSIONS") or env_flag("CIBUILDWHEEL")
+# setup.py commands that only pack sources or write metadata, and those that build.
+SOURCE_ONLY_COMMANDS = {"sdist", "egg_info", "dist_info"}
+BUILD_COMMANDS = {"build", "build_ext", "build_py", "bdist_wheel", "editable_wheel", "develop"}
 # Library directories the system's loader searches anyway: no rpath for them.
 SYSTEM_LIB_PREFIXES = ("/usr/lib", "/lib", "/usr/local/lib")
 
@@ -88,7 +93,15 @@ class OptionalBuildExt(build_ext):
         notice(f"building the libchrony extension failed ({exc}); installing pure Python only")
 
 
+def packing_sources_only() -> bool:
+    """True when this run of setup.py only packs the sdist or writes metadata."""
+    args = set(sys.argv[1:])
+    return bool(args & SOURCE_ONLY_COMMANDS) and not args & (BUILD_COMMANDS | {"install"})
+
+
 def extensions() -> list[Extension]:
+    if packing_sources_only():
+        return []
     if NO_EXTENSIONS:
         notice("PYCHRONY_NO_EXTENSIONS is set: installing pure Python only")
         return []

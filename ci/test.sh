@@ -61,5 +61,7 @@ echo "== tests needing a real libchrony (native rows of the fault matrix, native
 (cd build/real-libchrony/src &&
   PYCHRONY_REQUIRE_REAL_LIBCHRONY=1 python -m pytest -m real_libchrony tests "$@")
 
+bash ci/package_check.sh  # sdist and wheels, each in a fresh venv against a real chronyd
+
 echo "== benchmarks (quick: one round, no timing asserted)"
 python -m pytest benchmarks --benchmark-disable --bench-quick -q
