@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
@@ -22,6 +23,16 @@ __all__ = ["ChronyConnectionPool"]
 
 #: Seconds a call waits for a free connection by default.
 DEFAULT_WAIT = 10.0
+
+
+class _Turn:
+    """A thread waiting for a connection, and what it is handed."""
+
+    __slots__ = ("conn", "given")
+
+    def __init__(self) -> None:
+        self.given = threading.Event()
+        self.conn: ChronyConnection | None = None
 
 
 class ChronyConnectionPool(ReportMethods):
@@ -57,41 +68,75 @@ class ChronyConnectionPool(ReportMethods):
         self.wait = float(wait)
         self._requested_backend: Backend = backend
         self._idle: list[ChronyConnection] = [first]
-        self._free = threading.BoundedSemaphore(size)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the three below
+        self._in_use = 0  # slots taken: borrowed connections and ones being opened
+        self._waiting: deque[_Turn] = deque()
         self._closed = False
 
     @contextmanager
     def connection(self) -> Iterator[ChronyConnection]:
-        """Borrow a connection for several calls; it returns to the pool afterwards."""
-        if self._closed:
-            raise ChronyConnectionError("This ChronyConnectionPool is closed")
-        if not self._free.acquire(timeout=self.wait):
-            raise ChronyTimeoutError(
-                f"No free connection to chronyd in the pool within {self.wait:g} s "
-                f"(all {self.size} in use)"
-            )
-        try:
-            with self._lock:
-                conn = self._idle.pop() if self._idle else None
-            if conn is None:
+        """Borrow a connection for several calls; it returns to the pool afterwards.
+
+        Waiting threads are served first come, first served: a thread that
+        returns a connection hands it to the longest-waiting one.
+        """
+        conn = self._acquire()
+        if conn is None:
+            try:
                 conn = ChronyConnection(
                     self.address,
                     timeout=self.timeout,
                     attempts=self.attempts,
                     backend=self._requested_backend,
                 )
-            try:
-                yield conn
-            finally:
-                with self._lock:
-                    keep = not (self._closed or conn.closed)
-                    if keep:
-                        self._idle.append(conn)
-                if not keep:
-                    conn.close()
+            except BaseException:
+                self._release(None)
+                raise
+        try:
+            yield conn
         finally:
-            self._free.release()
+            self._release(conn)
+
+    def _acquire(self) -> ChronyConnection | None:
+        """A connection, or None for a free slot to open one in."""
+        with self._lock:
+            if self._closed:
+                raise ChronyConnectionError("This ChronyConnectionPool is closed")
+            if not self._waiting and self._in_use < self.size:
+                self._in_use += 1
+                return self._idle.pop() if self._idle else None
+            turn = _Turn()
+            self._waiting.append(turn)
+        if not turn.given.wait(self.wait):
+            with self._lock:
+                if not turn.given.is_set():  # else handed over meanwhile: take it
+                    self._waiting.remove(turn)
+                    raise ChronyTimeoutError(
+                        f"No free connection to chronyd in the pool within {self.wait:g} s "
+                        f"(all {self.size} in use)"
+                    )
+        if self._closed:
+            self._release(turn.conn)
+            raise ChronyConnectionError("This ChronyConnectionPool is closed")
+        return turn.conn
+
+    def _release(self, conn: ChronyConnection | None) -> None:
+        """Hand ``conn`` (or its slot) to the first waiting thread, else keep it idle."""
+        if conn is not None and (conn.closed or self._closed):
+            conn.close()
+            conn = None
+        with self._lock:
+            if self._waiting:
+                turn = self._waiting.popleft()
+                turn.conn = conn
+                turn.given.set()
+                return
+            self._in_use -= 1
+            if conn is not None and not self._closed:
+                self._idle.append(conn)
+                return
+        if conn is not None:
+            conn.close()
 
     def report(self, name: str) -> Any:
         """Any report by libchrony name ("tracking", "sources", …)."""

@@ -110,3 +110,27 @@ def test_pool_drops_a_connection_closed_while_borrowed(tmp_path):
             conn.close()
         assert pool._idle == []
         assert pool.get_tracking().stratum == 2  # a new one is opened
+
+
+def test_waiting_threads_are_served_in_arrival_order(tmp_path):
+    with fake_chronyd(tmp_path) as fake:
+        pool = ChronyConnectionPool(fake.address, size=1, backend="python")
+        served: list[int] = []
+
+        def borrow(i: int) -> None:
+            with pool.connection() as conn:
+                served.append(i)
+                conn.get_tracking()
+
+        threads = [threading.Thread(target=borrow, args=(i,)) for i in range(6)]
+        with pool.connection():
+            for i, thread in enumerate(threads):
+                thread.start()
+                while len(pool._waiting) <= i:  # queued behind the ones before it
+                    time.sleep(0.001)
+        for thread in threads:
+            thread.join(10)
+        # Handed over one by one, first come first served: nobody can barge in.
+        assert served == list(range(6))
+        assert pool._in_use == 0
+        pool.close()
