@@ -122,9 +122,12 @@ def timeout_error(address: str, what: str, timeout: float, attempts: int) -> Chr
     any other host its ``cmdallow`` does not cover: over UDP to another address
     the message names the local address chronyd sees us as.
     """
-    hint = "Is chronyd running, and does it allow this host (cmdallow)?"
     local = _udp_source_address(address)
-    if local is not None:
+    if "/" in address:  # a Unix socket: cmdallow does not apply
+        hint = "Is chronyd running, or stopped or overloaded?"
+    elif local is None:
+        hint = "Is chronyd running and listening there (cmdport, bindcmdaddress)?"
+    else:
         hint = (
             f"Is chronyd running there? chronyd silently ignores hosts its cmdallow does "
             f"not cover: does it allow {local} (this host's address towards it)? "
