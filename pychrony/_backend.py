@@ -35,8 +35,16 @@ elif sys.implementation.name != "cpython":
 else:
     try:
         from . import _reader_c
-    except ImportError as exc:  # built without libchrony, or libchrony missing
+    except ImportError as exc:
         native = None
-        NATIVE_UNAVAILABLE_REASON = f"extension not built or libchrony missing ({exc})"
+        from importlib.machinery import EXTENSION_SUFFIXES
+
+        stem = os.path.join(os.path.dirname(__file__), "_reader_c")
+        if not any(os.path.exists(stem + suffix) for suffix in EXTENSION_SUFFIXES):
+            NATIVE_UNAVAILABLE_REASON = (
+                "extension not built (a pure-Python install: no libchrony when it was built)"
+            )
+        else:  # libchrony missing at run time, or a build for another interpreter
+            NATIVE_UNAVAILABLE_REASON = f"extension cannot be loaded ({exc})"
     else:
         native = _reader_c
