@@ -61,3 +61,20 @@ def test_command_refused_over_udp_exits_3(lab: Lab) -> None:
     result = _cli("serverstats", "--address", lab.udp_address)
     assert result.returncode == 3
     assert "Unix socket" in result.stderr
+
+
+def test_reader_closing_the_pipe_is_not_an_error(lab: Lab) -> None:
+    """`pychrony sources --watch 0.05 | head -1`: ends quietly when head exits."""
+    cmd = [sys.executable, "-m", "pychrony", "--backend", "python", "sources"]
+    proc = subprocess.Popen(
+        [*cmd, "--watch", "0.05", "--address", lab.socket_path],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    assert proc.stdout.readline()  # one line, like head -1, then hang up
+    proc.stdout.close()
+    assert proc.wait(timeout=30) == 0
+    assert proc.stderr.read() == b""  # no BrokenPipeError traceback
+    proc.stderr.close()
