@@ -27,7 +27,8 @@ unset PYCHRONY_NO_EXTENSIONS PYCHRONY_REQUIRE_EXTENSIONS
 
 python "$project/ci/wheel_check.py" "$kind" "$project"
 
-suite=(python -m pytest "$project/tests" --rootdir "$project" -m "not integration" -q)
+# The bounded fuzz runs belong to the source tree's CI (ci/test.sh), not to each wheel.
+suite=(python -m pytest "$project/tests" --rootdir "$project" -m "not integration and not fuzz" -q)
 if [ "$kind" = pure ]; then
   echo "== wheel_test: unit suite, as built (pure Python)"
   "${suite[@]}"
