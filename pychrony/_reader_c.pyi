@@ -1,5 +1,6 @@
 """Type stub of the native reader (``_reader_c.pyx``), the C twin of ``_reader_py``."""
 
+from collections.abc import Generator
 from typing import Any
 
 from .registry import Report
@@ -18,6 +19,8 @@ class NativeSession:
     @property
     def closed(self) -> bool: ...
     def close(self) -> None: ...
+    def fileno(self) -> int: ...
+    def read_steps(self, report: Report) -> Generator[tuple[int, float], int, Any]: ...
 
 def open_session(
     address: str | None = None, timeout: float = 1.0, attempts: int = 3
