@@ -29,7 +29,7 @@ from collections.abc import Callable, Generator
 from random import getrandbits
 from secrets import choice
 from time import monotonic
-from typing import Any, Final, TypeAlias, TypeVar
+from typing import Any, Final, TypeAlias, TypeVar, cast
 
 from . import registry as reg
 from ._address import Endpoint, candidates
@@ -37,17 +37,18 @@ from ._errors import open_error, status_error, timeout_error
 from ._wire import (
     COUNT_LAYOUT,
     NAME_REQUEST_LENGTH,
+    PKT_TYPE_REPLY,
+    REPLY_KEY,
     REPORT_LAYOUTS,
+    REQUEST_START,
     Layout,
     ReplyHeader,
     Status,
     check_reply,
     decode_name,
     encode_index,
-    parse_reply_header,
-    request_header,
     request_length,
-    request_tail,
+    request_struct,
 )
 from .exceptions import (
     ChronyConnectionError,
@@ -81,7 +82,10 @@ _RECV_SIZE: Final = 2048
 _SUN_PATH_MAX: Final = 107
 _DIR_PREFIX: Final = "pychrony."
 _NAME_ALPHABET: Final = string.ascii_letters + string.digits
-_ADDRESS_LEN: Final = reg.Wire.ADDRESS.size
+_HEADER_LEN: Final = reg.RESPONSE_HEADER_LEN
+_unpack_key: Final = REPLY_KEY.unpack_from
+#: A matched reply's header: its REPLY_KEY tuple made a ReplyHeader, without a copy.
+_make_header = cast(Callable[[type[ReplyHeader], tuple[Any, ...]], ReplyHeader], tuple.__new__)
 #: Source names remembered per session (by address) before starting afresh.
 _MAX_KNOWN_NAMES: Final = 4096
 
@@ -324,7 +328,7 @@ _RECORD, _STATS, _NAME = range(3)
 class _Job:
     """One request of a pipelined prefetch and its resends."""
 
-    __slots__ = ("address", "attempt", "command", "expires", "index", "kind", "sequences", "tail")
+    __slots__ = ("address", "attempt", "command", "data", "index", "kind", "pack", "sequences")
 
     def __init__(
         self, kind: int, index: int, command: int, data: bytes, length: int, address: str = ""
@@ -332,10 +336,10 @@ class _Job:
         self.kind = kind
         self.index = index
         self.command = command
-        self.tail = request_tail(data, length)
+        self.data = data
+        self.pack = request_struct(length, len(data)).pack
         self.address = address
         self.attempt = 0
-        self.expires = 0.0
         self.sequences: list[int] = []
 
 
@@ -528,7 +532,7 @@ class CmdmonSession:
             if job.kind == _NAME:
                 record = records[job.index]
                 assert record is not None
-                record.name = self._decode_name(job.tail[:_ADDRESS_LEN], header, datagram)
+                record.name = self._decode_name(job.data, header, datagram)
                 return
             if job.kind == _STATS:
                 stats = self._decode_record(_SOURCESTATS, header, datagram)
@@ -598,29 +602,44 @@ class CmdmonSession:
 
     def _fetch(self, report: Report, index: int) -> _Record | None:
         """One record, requested and awaited on its own."""
-        return self._drive(self._fetch_steps(report, index))
+        if report.record_arg is RecordArg.ADDRESS:
+            return self._drive(self._fetch_steps(report, index))
+        # The steps of _fetch_steps without a generator of their own around the exchange.
+        header, datagram = self._drive(
+            self._exchange_steps(
+                report.record_request,
+                self._record_data(report, index),
+                _REQUEST_LENGTHS[report.name],
+                report.name,
+            )
+        )
+        return self._decode_record(report, header, datagram)
 
     def _fetch_steps(self, report: Report, index: int) -> Steps[_Record | None]:
         """Steps of :meth:`_fetch`."""
-        arg = report.record_arg
         address = ""
-        if arg is RecordArg.NONE:
-            if index != 0:
-                raise ChronyError(f"{report.name} has a single record, not record {index}")
-            data = b""
-        elif arg is RecordArg.INDEX:
-            data = encode_index(index)
-        else:
+        if report.record_arg is RecordArg.ADDRESS:
             stats = yield from self._fetch_steps(_SOURCESTATS, index)
             found = self._stats_address(stats)
             if found is None:
                 return None
             data, address = found
+        else:
+            data = self._record_data(report, index)
         length = _REQUEST_LENGTHS[report.name]
         header, datagram = yield from self._exchange_steps(
             report.record_request, data, length, report.name
         )
         return self._decode_record(report, header, datagram, address)
+
+    @staticmethod
+    def _record_data(report: Report, index: int) -> bytes:
+        """Request data of record ``index`` of a report asked by index (or of its only one)."""
+        if report.record_arg is RecordArg.NONE:
+            if index != 0:
+                raise ChronyError(f"{report.name} has a single record, not record {index}")
+            return b""
+        return encode_index(index)
 
     @staticmethod
     def _decode_record(
@@ -647,11 +666,12 @@ class CmdmonSession:
         layout = record.layout
         if self._names is False or layout.report != _SOURCES.name:
             return None
-        if layout.field_value(record.datagram, "address").__class__ is not str:
+        address = layout.source_address(record.datagram, "address")
+        if address is None:
             return None  # a refclock (reference ID) or an unspecified address
-        address = layout.address_bytes(record.datagram, "address")
-        if address in self._known_names:
-            record.name = self._known_names[address]
+        known = self._known_names
+        if address in known:
+            record.name = known[address]
             return None
         return address
 
@@ -714,31 +734,44 @@ class CmdmonSession:
         self, command: int, data: bytes, length: int, what: str
     ) -> Steps[tuple[ReplyHeader, bytes]]:
         """Steps of :meth:`_exchange`."""
-        self._check_open()
-        tail = request_tail(data, length)
+        sock = self._check_open()
+        pack = request_struct(length, len(data)).pack
+        timeout = self.timeout
         sequences: list[int] = []
         for attempt in range(self.attempts):
             sequence = getrandbits(32)
             sequences.append(sequence)
-            deadline = monotonic() + self.timeout
-            packet = request_header(command, sequence, attempt) + tail
+            deadline = monotonic() + timeout
+            packet = pack(REQUEST_START, command, attempt, sequence, data)
+            try:
+                sock.send(packet)
+                sent = True
+            except OSError as exc:
+                sent = self._send_failed(packet, exc)
             # While chronyd's queue is full, wait for room until the deadline;
             # a request that never left counts as lost and is sent again.
-            while not self._send_now(packet) and (yield POLLOUT, deadline):
-                pass
+            while not sent and (yield POLLOUT, deadline):
+                sent = self._send_now(packet)
             # Bounded even if datagrams keep coming: each wait checks the deadline.
+            recv = sock.recv
             while (yield POLLIN, deadline):
                 for _ in range(_READS_PER_WAKE):
-                    datagram = self._receive_one()
-                    if datagram is None:
+                    try:
+                        datagram = recv(_RECV_SIZE)
+                    except BlockingIOError:
                         break
-                    header = parse_reply_header(datagram)
+                    except OSError as exc:
+                        raise self._io_error(exc) from exc
+                    if not _HEADER_LEN <= len(datagram) < _RECV_SIZE:
+                        continue  # not a reply (oversized ones fill the buffer)
+                    key = _unpack_key(datagram)
                     if (
-                        header is not None
-                        and header.sequence in sequences
-                        and header.command == command
+                        key[1] == PKT_TYPE_REPLY
+                        and not key[2]
+                        and key[6] in sequences
+                        and key[3] == command
                     ):
-                        return header, datagram
+                        return _make_header(ReplyHeader, key), datagram
         raise self._timeout_error(what)
 
     def _pipeline(
@@ -757,48 +790,65 @@ class CmdmonSession:
         chronyd's queue full wait for it to drain within the same bound.
         """
         self._check_open()
+        timeout, window = self.timeout, self.window
+        reads = 2 * window  # per wake-up: a flood cannot hold the loop past an expiry
         pending: dict[int, _Job] = {}  # every sequence sent for a job still waiting
-        waiting: list[_Job] = []
+        # Jobs in flight and their expiry, in the order they expire: every job is
+        # (re)sent with the same timeout and appended, so the first one expires first.
+        waiting: dict[_Job, float] = {}
         unsent: deque[tuple[_Job, bytes]] = deque()  # refused by a full queue, in order
-        self._receive_ready(64)  # late replies to abandoned requests: drop them
+        if self._pollers[POLLIN].poll(0):
+            self._receive_ready(64)  # late replies to abandoned requests: drop them
         while jobs or waiting:
-            while jobs and len(waiting) < self.window:
-                job = jobs.popleft()
-                self._send_job(job, pending, unsent)
-                waiting.append(job)
-            datagrams = self._receive_ready(2 * self.window)
-            for datagram in datagrams:
-                header = parse_reply_header(datagram)
-                if header is None:
-                    continue
-                job = pending.get(header.sequence)  # type: ignore[assignment]
-                if job is None or header.command != job.command:
-                    continue
-                for sequence in job.sequences:
-                    del pending[sequence]
-                waiting.remove(job)
-                handle(job, header, datagram)
+            if jobs and len(waiting) < window:
+                expires = monotonic() + timeout
+                while jobs and len(waiting) < window:
+                    job = jobs.popleft()
+                    self._send_job(job, pending, unsent)
+                    waiting[job] = expires
+            ready = yield (POLLIN | POLLOUT if unsent else POLLIN), next(iter(waiting.values()))
+            if ready & POLLOUT:
+                while unsent and self._send_now(unsent[0][1]):
+                    unsent.popleft()
+            if ready & POLLIN or not ready:  # not ready: the wait expired, read what came
+                recv = self._sock.recv
+                for _ in range(reads):
+                    try:
+                        datagram = recv(_RECV_SIZE)
+                    except BlockingIOError:
+                        break
+                    except OSError as exc:
+                        raise self._io_error(exc) from exc
+                    if not _HEADER_LEN <= len(datagram) < _RECV_SIZE:
+                        continue  # not a reply (oversized ones fill the buffer)
+                    key = _unpack_key(datagram)
+                    if key[1] != PKT_TYPE_REPLY or key[2]:
+                        continue
+                    job = pending.get(key[6])  # type: ignore[assignment]
+                    if job is None or key[3] != job.command:
+                        continue
+                    for sequence in job.sequences:
+                        del pending[sequence]
+                    del waiting[job]
+                    handle(job, _make_header(ReplyHeader, key), datagram)
+                if ready == POLLIN:
+                    continue  # expiries are checked when a wait ends without a reply
             if not waiting:
                 continue
-            earliest = min(job.expires for job in waiting)
-            if datagrams and earliest > monotonic():
-                continue  # more to read before anything expires
-            if not datagrams:
-                ready = yield (POLLIN | POLLOUT if unsent else POLLIN), earliest
-                if ready & POLLOUT:
-                    while unsent and self._send_now(unsent[0][1]):
-                        unsent.popleft()
-                if ready:
-                    continue
             now = monotonic()
-            for job in waiting:
-                if job.expires <= now:
-                    job.attempt += 1
-                    if job.attempt >= self.attempts:
-                        raise self._timeout_error(what)
-                    if unsent:  # its earlier attempt never left: replace it
-                        unsent = deque(item for item in unsent if item[0] is not job)
-                    self._send_job(job, pending, unsent)
+            expired = [job for job, expires in waiting.items() if expires <= now]
+            if not expired:
+                continue
+            expires = now + timeout
+            for job in expired:
+                job.attempt += 1
+                if job.attempt >= self.attempts:
+                    raise self._timeout_error(what)
+                if unsent:  # its earlier attempt never left: replace it
+                    unsent = deque(item for item in unsent if item[0] is not job)
+                self._send_job(job, pending, unsent)
+                del waiting[job]
+                waiting[job] = expires  # to the end: the order of expiry holds
 
     def _send_job(
         self, job: _Job, pending: dict[int, _Job], unsent: deque[tuple[_Job, bytes]]
@@ -809,39 +859,39 @@ class CmdmonSession:
             sequence = getrandbits(32)
         pending[sequence] = job
         job.sequences.append(sequence)
-        job.expires = monotonic() + self.timeout
-        packet = request_header(job.command, sequence, job.attempt) + job.tail
-        if unsent or not self._send_now(packet):
+        packet = job.pack(REQUEST_START, job.command, job.attempt, sequence, job.data)
+        if unsent:
             unsent.append((job, packet))
+            return
+        try:
+            self._sock.send(packet)
+        except OSError as exc:
+            if not self._send_failed(packet, exc):
+                unsent.append((job, packet))
 
     def _send_now(self, packet: bytes) -> bool:
         """Send ``packet`` if chronyd's queue has room (False when it is full)."""
-        reconnected = False
-        while True:
-            try:
-                self._sock.send(packet)
-                return True
-            except BlockingIOError:
-                return False
-            except OSError as exc:
-                if exc.errno not in _PEER_GONE or self.endpoint.path is None or reconnected:
-                    raise self._io_error(exc) from exc
-                self._reconnect(exc)
-                reconnected = True
-
-    def _receive_one(self) -> bytes | None:
-        """The next queued reply-sized datagram, or None when none is queued."""
-        recv = self._sock.recv
         try:
-            for _ in range(_READS_PER_WAKE):
-                datagram = recv(_RECV_SIZE)
-                if len(datagram) < _RECV_SIZE:  # else oversized: not a reply, skip it
-                    return datagram
-        except BlockingIOError:
-            return None
+            self._sock.send(packet)
+            return True
         except OSError as exc:
+            return self._send_failed(packet, exc)
+
+    def _send_failed(self, packet: bytes, exc: OSError) -> bool:
+        """After send() raised ``exc``: False for a full queue; a Unix socket whose
+        chronyd went away (restarted?) is connected again and ``packet`` resent."""
+        if isinstance(exc, BlockingIOError):
+            return False
+        if exc.errno not in _PEER_GONE or self.endpoint.path is None:
             raise self._io_error(exc) from exc
-        return None  # a flood of oversized datagrams: let the caller check its deadline
+        self._reconnect(exc)
+        try:
+            self._sock.send(packet)
+            return True
+        except BlockingIOError:
+            return False
+        except OSError as again:
+            raise self._io_error(again) from again
 
     def _receive_ready(self, limit: int) -> list[bytes]:
         """Datagrams already queued (at most ``limit``), without waiting."""

@@ -18,12 +18,13 @@ inverse, for tests and fake servers. All multi-byte values are big-endian.
 
 from __future__ import annotations
 
+import functools
 import math
 import socket
 import struct
 from collections.abc import Sequence
 from enum import IntEnum
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from . import registry as reg
 from ._errors import LibchronyError, libchrony_error, status_error
@@ -38,11 +39,14 @@ __all__ = [
     "LAYOUTS",
     "NAME_REQUEST_LENGTH",
     "REPLY_HEADER",
+    "REPLY_KEY",
     "REPORT_LAYOUTS",
     "REQUEST_HEADER",
+    "REQUEST_START",
     "Layout",
     "ReplyHeader",
     "Status",
+    "address_text",
     "check_reply",
     "check_status",
     "decode_address",
@@ -58,6 +62,7 @@ __all__ = [
     "parse_reply_header",
     "request_header",
     "request_length",
+    "request_struct",
     "request_tail",
 ]
 
@@ -190,6 +195,27 @@ def decode_address(raw: bytes, family: int) -> str | None:
     raise ChronyDataError(f"chronyd sent an address of unknown family {family}")
 
 
+#: Address texts by (raw 16 bytes, family): a poll loop sees the same few
+#: addresses again and again, and ``inet_ntop`` is most of an address's cost.
+#: Cleared when full, so a stream of new addresses cannot grow it without bound.
+ADDRESS_TEXTS: Final[dict[tuple[bytes, int], str | None]] = {}
+_ADDRESS_TEXTS_MAX: Final = 1024
+
+
+def address_text(raw: bytes, family: int) -> str | None:
+    """:func:`decode_address`, remembered in :data:`ADDRESS_TEXTS` (errors are not)."""
+    key = (raw, family)
+    try:
+        return ADDRESS_TEXTS[key]
+    except KeyError:
+        pass
+    text = decode_address(raw, family)
+    if len(ADDRESS_TEXTS) >= _ADDRESS_TEXTS_MAX:
+        ADDRESS_TEXTS.clear()
+    ADDRESS_TEXTS[key] = text
+    return text
+
+
 def encode_address(address: str | None) -> bytes:
     """The 20-byte IPAddr of an address string (None or "": unspecified)."""
     if not address:
@@ -248,6 +274,7 @@ class Layout:
     """
 
     __slots__ = (
+        "_mode_offset",
         "_ops",
         "_refclock_mode",
         "code",
@@ -269,7 +296,7 @@ class Layout:
         self.offsets: dict[str, int] = {}
         ops: list[tuple[int, int]] = []
         raw = offset = 0
-        mode_raw = -1
+        mode_raw = mode_offset = -1
         for position, field in enumerate(response.fields):
             for name in (field.name, field.alt_name):
                 if name:
@@ -277,6 +304,8 @@ class Layout:
                     self.offsets.setdefault(name, reg.RESPONSE_HEADER_LEN + offset)
             if field.enum is SourceMode:
                 mode_raw = raw
+                mode_offset = reg.RESPONSE_HEADER_LEN + offset
+                assert field.wire is Wire.UINT16
             ops.append((_OP.get(field.wire, _PLAIN), raw))
             raw += _RAW_ITEMS.get(field.wire, 1)
             offset += field.wire.size
@@ -285,6 +314,8 @@ class Layout:
         self.positions: tuple[int, ...] = tuple(i for _, i in ops)
         #: Raw position of the source mode that says an address slot holds a refid.
         self._refclock_mode = mode_raw
+        #: Byte offset of that mode field in a reply (a big-endian half-word).
+        self._mode_offset = mode_offset
         if any(op == _ADDRESS_OR_REFID for op, _ in ops) and mode_raw < 0:
             raise AssertionError(f"{report}: an address-or-refid slot needs a mode field")
 
@@ -313,6 +344,26 @@ class Layout:
         raw = self.struct.unpack_from(datagram, reg.RESPONSE_HEADER_LEN)
         op, i = self._ops[self.index[name]]
         return self._item(raw, op, i)
+
+    def source_address(self, datagram: bytes, name: str) -> bytes | None:
+        """The raw IPAddr of address field ``name`` when :meth:`field_value` would give
+        an address text (IPv4, IPv6, an unresolved ID); None when it would give None
+        or a refclock's reference ID. Reads the two bytes that tell, decodes nothing;
+        an unknown family raises as :meth:`field_value` does."""
+        start = self.offsets[name]
+        mode = self._mode_offset
+        if (
+            mode >= 0
+            and (datagram[mode] << 8 | datagram[mode + 1]) == _REFCLOCK
+            and self._ops[self.index[name]][0] == _ADDRESS_OR_REFID
+        ):
+            return None
+        family = datagram[start + 16] << 8 | datagram[start + 17]
+        if family == _FAMILY_UNSPEC:
+            return None
+        if not _FAMILY_INET4 <= family <= _FAMILY_ID:
+            decode_address(bytes(datagram[start : start + 16]), family)  # raises
+        return bytes(datagram[start : start + _ADDRESS_LEN])
 
     def address_bytes(self, datagram: bytes, name: str) -> bytes:
         """The raw 20-byte IPAddr of address field ``name`` (to ask by address)."""
@@ -353,7 +404,20 @@ def request_length(report: Report) -> int:
 
 def encode_request(command: int, sequence: int, attempt: int, data: bytes, length: int) -> bytes:
     """A request packet: header, ``data``, zero padding up to ``length`` bytes."""
-    return request_header(command, sequence, attempt) + request_tail(data, length)
+    return request_struct(length, len(data)).pack(REQUEST_START, command, attempt, sequence, data)
+
+
+#: The first half-word of every request: (version << 8 | packet type).
+REQUEST_START: Final = _VERSION_AND_TYPE
+
+
+@functools.cache
+def request_struct(length: int, data_length: int) -> struct.Struct:
+    """The whole request in one ``Struct``: ``pack(REQUEST_START, command, attempt,
+    sequence, data)`` gives the header, ``data`` (``data_length`` bytes) and zero
+    padding up to ``length`` bytes in all (none when ``data`` is longer)."""
+    padding = max(0, length - reg.REQUEST_HEADER_LEN - data_length)
+    return struct.Struct(f">HxxHHI8x{data_length}s{padding}x")
 
 
 def request_header(command: int, sequence: int, attempt: int) -> bytes:
@@ -380,23 +444,36 @@ def encode_index(index: int) -> bytes:
     return _INDEX.pack(index)
 
 
-class ReplyHeader:
-    """The parts of a reply header a client checks (see :func:`parse_reply_header`)."""
+#: The parts of a reply header a client checks, unpacked in one call: version,
+#: packet type, both reserved bytes (as one half-word), command, reply code,
+#: status, the echoed sequence (the three pad half-words before it are skipped).
+REPLY_KEY: Final = struct.Struct(">BBHHHH6xI")
 
-    __slots__ = ("code", "command", "sequence", "status", "version")
 
-    def __init__(self, version: int, command: int, code: int, status: int, sequence: int) -> None:
-        self.version = version
-        self.command = command
-        self.code = code
-        self.status = status
-        self.sequence = sequence
+class ReplyHeader(NamedTuple):
+    """The parts of a reply header a client checks (see :func:`parse_reply_header`).
+
+    A tuple in :data:`REPLY_KEY`'s order: the protocol engine unpacks every
+    datagram with ``REPLY_KEY`` and makes a ``ReplyHeader`` of the tuple
+    (``tuple.__new__``) only for the reply it matched.
+    """
+
+    version: int
+    packet_type: int
+    reserved: int
+    command: int
+    code: int
+    status: int
+    sequence: int
 
     def __repr__(self) -> str:
         return (
             f"<ReplyHeader v{self.version} command {self.command} reply {self.code} "
             f"status {self.status} sequence {self.sequence:#010x}>"
         )
+
+
+_unpack_key: Final = REPLY_KEY.unpack_from
 
 
 def parse_reply_header(datagram: bytes) -> ReplyHeader | None:
@@ -407,12 +484,10 @@ def parse_reply_header(datagram: bytes) -> ReplyHeader | None:
     """
     if len(datagram) < reg.RESPONSE_HEADER_LEN:
         return None
-    version, pkt_type, res1, res2, command, code, status, _, _, _, sequence, _, _ = (
-        REPLY_HEADER.unpack_from(datagram)
-    )
-    if pkt_type != PKT_TYPE_REPLY or res1 or res2:
+    key = _unpack_key(datagram)
+    if key[1] != PKT_TYPE_REPLY or key[2]:
         return None
-    return ReplyHeader(version, command, code, status, sequence)
+    return ReplyHeader._make(key)
 
 
 def check_status(header: ReplyHeader, report: str, since: str | None = None) -> None:
@@ -457,10 +532,15 @@ def check_reply(
     code (a newer chronyd: "too new", for this report only) or a length that is
     not the layout's.
     """
-    if header.status == Status.NO_SUCH_SOURCE and header.version == reg.PROTOCOL_VERSION:
+    version, _, _, _, code, status, _ = header
+    if status == _SUCCESS and version == _VERSION:  # the common case, checked inline
+        layout = layouts.get(code)
+        if layout is not None and len(datagram) == layout.length:
+            return layout
+    if status == Status.NO_SUCH_SOURCE and version == _VERSION:
         return None
     check_status(header, report, _SINCE.get(report))
-    layout = layouts.get(header.code)
+    layout = layouts.get(code)
     if layout is None:
         raise libchrony_error(
             LibchronyError.NEW_SERVER, report, "reading", f"unknown reply layout {header.code}"
@@ -475,6 +555,8 @@ def check_reply(
 
 
 _SINCE: Final = {r.name: r.responses[0].since for r in reg.REPORTS}
+_SUCCESS: Final = int(Status.SUCCESS)
+_VERSION: Final = reg.PROTOCOL_VERSION
 
 
 def encode_reply(

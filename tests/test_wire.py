@@ -506,3 +506,26 @@ def test_fuzzed_replies_raise_only_pychrony_errors(case):
             _reader_py.read_one(ValuesSession(*decoded), report)
     except ChronyError:
         pass
+
+
+@pytest.mark.parametrize(
+    ("address", "mode"),
+    [
+        ("192.0.2.1", 0),
+        ("2001:db8::1", 1),
+        ("ID#0000000007", 0),
+        (None, 0),
+        (0x50505300, 2),  # a refclock: its reference ID in the slot
+    ],
+)
+def test_source_address_says_what_field_value_says(address, mode):
+    response = reg.SOURCES.responses[-1]
+    values = [address, 6, 2, 0, mode, 0, 255, 10, 1e-6, 1e-6, 1e-5]
+    datagram = _wire.encode_reply(response, values, command=reg.SOURCES.record_request, sequence=1)
+    layout = _wire.REPORT_LAYOUTS["sources"][response.code]
+    raw = layout.source_address(datagram, "address")
+    text = layout.field_value(datagram, "address")
+    assert (raw is not None) == isinstance(text, str)
+    if raw is not None:
+        assert raw == layout.address_bytes(datagram, "address")
+        assert _wire.address_text(raw[:16], raw[17]) == text  # the cached decode_address
