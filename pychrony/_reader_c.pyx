@@ -513,39 +513,110 @@ cdef enum:
     QUEUE_FULL    # chronyd's queue is full: wait until the socket is writable
     LOST          # unanswered at the deadline: the next attempt
     RESEND        # the socket was reopened: send again (not a new attempt)
+    BROKEN        # an extra lane's socket failed: the lane is dropped
+    # Pipelined reads only (_advance):
+    SEND          # send a new request (a new deadline)
+    SEND_AGAIN    # a full queue has room: send the request again (same deadline)
+    READY         # the lane's socket is ready: a reply, or room in a full queue
+    DONE          # the lane's record is built (or its index failed): the lane is idle
+
+cdef enum:
+    # Most lanes (libchrony sessions) of one NativeSession: requests in flight at once.
+    MAX_WINDOW = 16
+    # Default window, as the Python backend's (pychrony._cmdmon.WINDOW).
+    WINDOW = 8
+
+
+cdef struct Lane:
+    # A libchrony session of a NativeSession (lane 0 is the main one) and, during a
+    # pipelined read, the exchange it is in.
+    chrony_session *session
+    int fd
+    bint reopened      # the exchange under way reopened the socket once
+    int index          # the record being fetched; -1: idle
+    int phase          # 0: its sourcestats record first (by-address reports); 1: the record
+    int state          # waiting for: SENT (a reply) or QUEUE_FULL (room)
+    int attempt
+    double deadline
+
+
+cdef struct Pipe:
+    # The bookkeeping of one pipelined read.
+    int next_index     # the next index never handed out
+    int stop           # the lowest failed index: no index from here on is fetched
+    int nspare         # indexes taken back from dropped lanes, to hand out again
+    int spare[MAX_WINDOW]
 
 
 @cython.final
 cdef class NativeSession:
-    """A libchrony session on a socket to chronyd (see :func:`open_session`)."""
+    """A libchrony session on a socket to chronyd (see :func:`open_session`).
 
-    cdef chrony_session *session
-    cdef int fd
+    Every request goes through the main libchrony session (lane 0) but the records
+    of multi-record reports: those are requested over up to ``window`` lanes at
+    once, each a libchrony session of its own to the same address (libchrony
+    allows one outstanding request per session), opened on first need.
+    """
+
+    cdef Lane lanes[MAX_WINDOW]
     cdef readonly str address
     cdef readonly double timeout
     cdef readonly int attempts
+    cdef readonly int window
     cdef bint busy
     cdef bint close_requested
-    cdef bint reopened         # the exchange under way reopened the socket once
     cdef bint closed_by_user   # else a NULL session is a broken one, reopened on use
 
     def __cinit__(self):
-        self.session = NULL
-        self.fd = -1
+        cdef int i
+        for i in range(MAX_WINDOW):
+            self.lanes[i].session = NULL
+            self.lanes[i].fd = -1
+            self.lanes[i].index = -1
+        self.window = 1
 
     def __dealloc__(self):
         self._release()
 
+    cdef void _close_lane(self, int i) noexcept:
+        cdef Lane *lane = &self.lanes[i]
+        if lane.session != NULL:
+            chrony_deinit_session(lane.session)
+            lane.session = NULL
+        if lane.fd >= 0:
+            chrony_close_socket(lane.fd)  # also removes libchrony's client socket file
+            lane.fd = -1
+
+    cdef void _close_extra_lanes(self) noexcept:
+        cdef int i
+        for i in range(1, MAX_WINDOW):
+            self._close_lane(i)
+
     cdef void _release(self) noexcept:
-        if self.session != NULL:
-            chrony_deinit_session(self.session)
-            self.session = NULL
-        if self.fd >= 0:
-            chrony_close_socket(self.fd)
-            self.fd = -1
+        self._close_extra_lanes()
+        self._close_lane(0)
+
+    cdef int _open_lane(self, int i, bint strict) except -1:
+        """Open lane ``i``: 1; 0 when that failed and not ``strict`` (else raise)."""
+        cdef chrony_err err
+        cdef Lane *lane = &self.lanes[i]
+        fd, code = _open_socket(self.address)
+        if fd < 0:
+            if strict:
+                raise _errors.open_error(self.address, code)
+            return 0
+        lane.fd = fd
+        err = chrony_init_session(&lane.session, fd)
+        if err != CHRONY_OK:
+            lane.session = NULL
+            self._close_lane(i)
+            if strict:
+                raise _init_error(err)
+            return 0
+        return 1
 
     def close(self) -> None:
-        """Close the session and its socket; idempotent."""
+        """Close the session and its sockets; idempotent."""
         self.closed_by_user = True
         if self.busy:  # another thread is waiting on the socket: it closes it
             self.close_requested = True
@@ -558,7 +629,7 @@ cdef class NativeSession:
         return self.closed_by_user
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed_by_user else f"fd={self.fd}"
+        state = "closed" if self.closed_by_user else f"fd={self.lanes[0].fd}"
         return f"<NativeSession {self.address} {state}>"
 
     cdef int _enter(self) except -1:
@@ -568,7 +639,7 @@ cdef class NativeSession:
             raise ChronyError(
                 "This session is in use by another thread; use one ChronyConnection per thread"
             )
-        if self.session == NULL:  # chronyd was gone at the last call: try again
+        if self.lanes[0].session == NULL:  # chronyd was gone at the last call: try again
             self._reopen()
         self.busy = True
         return 0
@@ -579,73 +650,74 @@ cdef class NativeSession:
             self._release()
 
     cdef int _wait_for(self, short events, double deadline) except -1:
-        """1 when ``events`` happened (or the socket failed: the next call tells),
-        0 at the deadline."""
+        """1 when ``events`` happened on the main lane (or the socket failed: the next
+        call tells), 0 at the deadline."""
         cdef pollfd p
-        cdef int r, err, ms
-        cdef double left
-        p.fd = chrony_get_fd(self.session)
+        p.fd = self.lanes[0].fd
         p.events = events
         while True:
-            left = deadline - _now()
-            if left <= 0:
-                return 0
-            ms = <int>ceil(left * 1000.0) if left * 1000.0 < POLL_SLICE_MS else POLL_SLICE_MS
-            with nogil:
-                r = poll(&p, 1, ms)
-                err = errno
-            if r > 0:
+            if self._poll(&p, 1, deadline) > 0:
                 return 1
-            if r < 0 and err != EINTR:
-                raise ChronyConnectionError(f"poll() on chronyd's socket failed: {os.strerror(err)}")
-            PyErr_CheckSignals()  # raises KeyboardInterrupt & co.
-            if self.close_requested:
-                raise ChronyConnectionError("The session was closed while waiting for chronyd")
+            if deadline - _now() <= 0:
+                return 0
 
-    cdef int _reopen(self) except -1:
-        """Replace a broken socket (chronyd restarted) by a new one to the same address."""
-        cdef chrony_err err
-        self._release()
-        fd, code = _open_socket(self.address)
-        if fd < 0:
-            raise _errors.open_error(self.address, code)
-        self.fd = fd
-        err = chrony_init_session(&self.session, fd)
-        if err != CHRONY_OK:
-            self.session = NULL
-            self._release()
-            raise _init_error(err)
+    cdef int _poll(self, pollfd *fds, int n, double deadline) except -1:
+        """One poll() of at most a slice, without the GIL: its result (0: nothing yet)."""
+        cdef int r, err, ms
+        cdef double left = deadline - _now()
+        if left <= 0:
+            return 0
+        ms = <int>ceil(left * 1000.0) if left * 1000.0 < POLL_SLICE_MS else POLL_SLICE_MS
+        with nogil:
+            r = poll(fds, n, ms)
+            err = errno
+        if r > 0:
+            return r
+        if r < 0 and err != EINTR:
+            raise ChronyConnectionError(f"poll() on chronyd's socket failed: {os.strerror(err)}")
+        PyErr_CheckSignals()  # raises KeyboardInterrupt & co.
+        if self.close_requested:
+            raise ChronyConnectionError("The session was closed while waiting for chronyd")
         return 0
 
-    # The socket is non-blocking (see _open_socket): a request that finds
+    cdef int _reopen(self) except -1:
+        """Replace the main lane's broken socket (chronyd restarted) by a new one."""
+        self._close_lane(0)
+        self._open_lane(0, True)
+        return 0
+
+    # The sockets are non-blocking (see _open_socket): a request that finds
     # chronyd's queue full (chronyd stopped) waits for room until its deadline
     # instead of blocking for ever in send(), and counts as lost after it.
 
-    cdef int _request(self, _ReportInfo info, bint count, int index) except -1:
-        """Send the request: SENT, or QUEUE_FULL (wait until the socket is writable)."""
+    cdef int _request(self, Lane *lane, _ReportInfo info, bint count, int index) except -1:
+        """Send the request: SENT, QUEUE_FULL (wait until the socket is writable) or
+        BROKEN (an extra lane's socket failed)."""
         cdef chrony_err err
         cdef int saved
         while True:
             if count:
-                err = chrony_request_report_number_records(self.session, info.name)
+                err = chrony_request_report_number_records(lane.session, info.name)
             else:
-                err = chrony_request_record(self.session, info.name, index)
+                err = chrony_request_record(lane.session, info.name, index)
             saved = errno
             if err == CHRONY_OK:
                 return SENT
             if err == CHRONY_SEND_FAILED and saved == EAGAIN:
                 return QUEUE_FULL
-            if err == CHRONY_SEND_FAILED and not self.reopened:
+            if err == CHRONY_SEND_FAILED and lane != &self.lanes[0]:
+                return BROKEN
+            if err == CHRONY_SEND_FAILED and not lane.reopened:
                 self._reopen()  # raises "Cannot connect" when chronyd is still gone
-                self.reopened = True
+                lane.reopened = True
                 continue
             raise _libchrony_error(err, saved, info.pyname, "requesting")
 
-    cdef int _response(self, _ReportInfo info) except -1:
+    cdef int _response(self, Lane *lane, _ReportInfo info) except -1:
         """Process a reply that is ready: SENT (answered, or still waiting), RESEND
-        (the socket broke and was reopened) or LOST (a follow-up request found
-        chronyd's queue full)."""
-        cdef chrony_err err = chrony_process_response(self.session)
+        (the main socket broke and was reopened), BROKEN (an extra lane's did) or
+        LOST (a follow-up request found chronyd's queue full)."""
+        cdef chrony_err err = chrony_process_response(lane.session)
         cdef int saved = errno
         if err == CHRONY_OK:
             return SENT
@@ -654,28 +726,32 @@ cdef class NativeSession:
                 return SENT  # woken for nothing: keep waiting
             if err == CHRONY_SEND_FAILED:
                 return LOST
-        if err == CHRONY_RECV_FAILED and not self.reopened:
+        if err == CHRONY_RECV_FAILED and lane != &self.lanes[0]:
+            return BROKEN
+        if err == CHRONY_RECV_FAILED and not lane.reopened:
             self._reopen()
-            self.reopened = True
+            lane.reopened = True
             return RESEND
         raise _libchrony_error(err, saved, info.pyname, "receiving")
 
     cdef int _exchange(self, _ReportInfo info, bint count, int index) except -1:
-        """Send a request and process replies until it is answered, resending on timeout."""
+        """Send a request on the main lane and process replies until it is answered,
+        resending on timeout."""
+        cdef Lane *lane = &self.lanes[0]
         cdef int attempt = 0
         cdef int state
         cdef double deadline
-        self.reopened = False
+        lane.reopened = False
         while True:
             deadline = _now() + self.timeout
-            state = self._request(info, count, index)
+            state = self._request(lane, info, count, index)
             while state == QUEUE_FULL and self._wait_for(POLLOUT, deadline):
-                state = self._request(info, count, index)
-            while state == SENT and chrony_needs_response(self.session):
+                state = self._request(lane, info, count, index)
+            while state == SENT and chrony_needs_response(lane.session):
                 if not self._wait_for(POLLIN, deadline):
                     state = LOST
                     break
-                state = self._response(info)
+                state = self._response(lane, info)
             if state == SENT:
                 return 0
             if state != RESEND:
@@ -685,44 +761,195 @@ cdef class NativeSession:
                         self.address, info.pyname, self.timeout, self.attempts
                     )
 
-    cdef str _request_address(self, int index):
-        """Fetch sourcestats record ``index``: libchrony asks by its address."""
-        self._exchange(_STATS, False, index)
-        return self._current_address()
-
     cdef list _read_records(self, _ReportInfo info):
         cdef int count, index, nfields
+        cdef chrony_session *cs
         cdef list out = []
         request_address = _EMPTY
         self._exchange(info, True, 0)
-        count = chrony_get_report_number_records(self.session)
+        count = chrony_get_report_number_records(self.lanes[0].session)
         if not 0 <= count <= MAX_RECORDS:
             raise ChronyDataError(
                 f"{info.pyname}: chronyd reported {count} records (at most {MAX_RECORDS} expected)"
             )
+        if count > 1 and self.window > 1:
+            return self._read_pipelined(info, count)
         for index in range(count):
-            if info.by_address:
-                request_address = self._request_address(index)
+            if info.by_address:  # libchrony asks by the sourcestats record's address
+                self._exchange(_STATS, False, index)
+                request_address = _current_address(self.lanes[0].session)
             self._exchange(info, False, index)
-            nfields = chrony_get_record_number_fields(self.session)
+            cs = self.lanes[0].session
+            nfields = chrony_get_record_number_fields(cs)
             if nfields > 0:  # 0: no data (a refclock in ntpdata/authdata)
-                out.append(_build(info, self.session, nfields, request_address))
+                out.append(_build(info, cs, nfields, request_address))
         return out
+
+    cdef list _read_pipelined(self, _ReportInfo info, int count):
+        """Records 0..count-1 of ``info``, requested over several lanes at once.
+
+        Idle lanes take the next indexes; one poll() waits for every lane; each
+        request keeps _exchange's policy (its own deadline and attempts, waiting
+        for room in a full queue, reopening the main socket once). A record is
+        built as soon as its reply is in (libchrony keeps only the current one).
+        An error ends the read with the error of the lowest failing index, as
+        reading one record after the other would; a broken extra lane is
+        dropped and its index handed to another lane.
+        """
+        cdef pollfd fds[MAX_WINDOW]
+        cdef int which[MAX_WINDOW]  # the lane of each pollfd
+        cdef Pipe pipe
+        cdef int nlanes = min(count, self.window)
+        cdef int i, k, n, r, index
+        cdef double soonest, now
+        cdef Lane *lane
+        cdef list records = [None] * count
+        cdef list addresses = [_EMPTY] * nlanes  # by-address reports: each lane's
+        cdef list failure = [None]
+        pipe.next_index = 0
+        pipe.stop = count
+        pipe.nspare = 0
+        for i in range(1, nlanes):
+            if self.lanes[i].session == NULL and not self._open_lane(i, False):
+                break  # fewer lanes (out of descriptors?): never a failure
+        for i in range(nlanes):
+            self.lanes[i].index = -1
+        try:
+            while True:
+                # Idle lanes take the next indexes.
+                for i in range(nlanes):
+                    lane = &self.lanes[i]
+                    while lane.session != NULL and lane.index < 0:
+                        index = _next_index(&pipe)
+                        if index < 0:
+                            break
+                        lane.index = index
+                        lane.phase = 0 if info.by_address else 1
+                        lane.attempt = 0
+                        lane.reopened = False
+                        self._move(i, SEND, info, records, addresses, &pipe, failure)
+                # One poll() for every lane waiting, until the soonest deadline.
+                n = 0
+                soonest = 0.0
+                for i in range(nlanes):
+                    lane = &self.lanes[i]
+                    if lane.index >= pipe.stop:
+                        lane.index = -1  # abandoned: a lower index failed
+                    if lane.session == NULL or lane.index < 0:
+                        continue
+                    fds[n].fd = lane.fd
+                    fds[n].events = POLLOUT if lane.state == QUEUE_FULL else POLLIN
+                    fds[n].revents = 0
+                    which[n] = i
+                    if n == 0 or lane.deadline < soonest:
+                        soonest = lane.deadline
+                    n += 1
+                if n == 0:
+                    if pipe.nspare == 0 and pipe.next_index >= pipe.stop:
+                        break
+                    continue
+                r = self._poll(fds, n, soonest)
+                now = _now()
+                for k in range(n):
+                    i = which[k]
+                    lane = &self.lanes[i]
+                    if lane.index < 0 or lane.index >= pipe.stop:
+                        continue
+                    if r > 0 and fds[k].revents:
+                        self._move(i, READY, info, records, addresses, &pipe, failure)
+                    elif lane.deadline <= now:
+                        self._move(i, LOST, info, records, addresses, &pipe, failure)
+        except BaseException:
+            self._close_extra_lanes()  # they may have requests in flight
+            raise
+        if failure[0] is not None:
+            self._close_extra_lanes()
+            raise failure[0]
+        return [record for record in records if record is not None]
+
+    cdef int _move(
+        self, int i, int event, _ReportInfo info, list records, list addresses,
+        Pipe *pipe, list failure,
+    ) except -1:
+        """_advance lane ``i``, recording its index's failure or taking its index back."""
+        cdef Lane *lane = &self.lanes[i]
+        cdef int index = lane.index
+        try:
+            event = self._advance(i, event, info, records, addresses)
+        except ChronyError as exc:
+            lane.index = -1
+            if index < pipe.stop:
+                pipe.stop = index
+                failure[0] = exc
+            return 0
+        if event == BROKEN:
+            self._close_lane(i)
+            lane.index = -1
+            pipe.spare[pipe.nspare] = index
+            pipe.nspare += 1
+        return 0
+
+    cdef int _advance(
+        self, int i, int event, _ReportInfo info, list records, list addresses
+    ) except -1:
+        """Move lane ``i``'s exchange on from ``event`` until it waits for chronyd
+        (SENT), its record is built (DONE) or its socket broke (BROKEN)."""
+        cdef Lane *lane = &self.lanes[i]
+        cdef _ReportInfo asked = _STATS if lane.phase == 0 else info
+        cdef int nfields
+        while True:
+            if event == READY:
+                if lane.state == QUEUE_FULL:
+                    event = SEND_AGAIN
+                else:
+                    event = self._response(lane, asked)
+            if event == LOST:
+                lane.attempt += 1
+                if lane.attempt >= self.attempts:
+                    raise _errors.timeout_error(
+                        self.address, asked.pyname, self.timeout, self.attempts
+                    )
+                event = SEND
+            if event == SEND or event == RESEND:
+                lane.deadline = _now() + self.timeout
+                event = SEND_AGAIN
+            if event == SEND_AGAIN:
+                event = self._request(lane, asked, False, lane.index)
+            if event == BROKEN:
+                return BROKEN
+            if event == QUEUE_FULL or chrony_needs_response(lane.session):
+                lane.state = event
+                return SENT
+            # Answered.
+            if lane.phase == 0:  # the sourcestats record: ask by its address next
+                addresses[i] = _current_address(lane.session)
+                lane.phase = 1
+                lane.attempt = 0
+                lane.reopened = False
+                asked = info
+                event = SEND
+                continue
+            nfields = chrony_get_record_number_fields(lane.session)
+            if nfields > 0:  # 0: no data (a refclock in ntpdata/authdata)
+                records[lane.index] = _build(info, lane.session, nfields, addresses[i])
+            lane.index = -1
+            return DONE
 
     cdef object _read_one(self, _ReportInfo info):
         self._exchange(info, False, 0)
-        cdef int nfields = chrony_get_record_number_fields(self.session)
+        cdef chrony_session *cs = self.lanes[0].session
+        cdef int nfields = chrony_get_record_number_fields(cs)
         if nfields <= 0:
             raise ChronyDataError(f"{info.pyname}: chronyd sent an empty record")
-        return _build(info, self.session, nfields, _EMPTY)
+        return _build(info, cs, nfields, _EMPTY)
 
     # -- stepping, for a driver other than poll() (pychrony.aio) -----------------------
 
     def fileno(self) -> int:
-        """The socket's descriptor (it changes when a broken session is reopened)."""
-        if self.session == NULL:
+        """The main socket's descriptor (it changes when a broken session is reopened)."""
+        if self.lanes[0].session == NULL:
             raise ChronyConnectionError("The libchrony session is closed")
-        return chrony_get_fd(self.session)
+        return chrony_get_fd(self.lanes[0].session)
 
     def read_steps(self, report):
         """Steps that read ``report`` (the value :func:`read_report` returns).
@@ -730,7 +957,7 @@ cdef class NativeSession:
         A generator: it yields waits, ``(poll events, monotonic deadline)``, is
         sent the events that happened (0: the deadline passed) and returns the
         report's value; requests are resent and a broken socket reopened as
-        :func:`read_report` does.
+        :func:`read_report` does. One request at a time, on the main lane.
         """
         cdef _ReportInfo info = _INFOS.get(report.name)
         cdef int count, index, nfields
@@ -740,7 +967,7 @@ cdef class NativeSession:
         try:
             if info.multi:
                 yield from self._exchange_steps(info, True, 0)
-                count = chrony_get_report_number_records(self.session)
+                count = chrony_get_report_number_records(self.lanes[0].session)
                 if count < 0:
                     raise ChronyDataError(f"{info.pyname}: chronyd reported {count} records")
                 out = []
@@ -748,18 +975,18 @@ cdef class NativeSession:
                     request_address = _EMPTY
                     if info.by_address:
                         yield from self._exchange_steps(_STATS, False, index)
-                        request_address = self._current_address()
+                        request_address = _current_address(self.lanes[0].session)
                     yield from self._exchange_steps(info, False, index)
-                    nfields = chrony_get_record_number_fields(self.session)
+                    nfields = chrony_get_record_number_fields(self.lanes[0].session)
                     if nfields > 0:
-                        out.append(_build(info, self.session, nfields, request_address))
+                        out.append(_build(info, self.lanes[0].session, nfields, request_address))
                 return out
             try:
                 yield from self._exchange_steps(info, False, 0)
-                nfields = chrony_get_record_number_fields(self.session)
+                nfields = chrony_get_record_number_fields(self.lanes[0].session)
                 if nfields <= 0:
                     raise ChronyDataError(f"{info.pyname}: chronyd sent an empty record")
-                return _build(info, self.session, nfields, _EMPTY)
+                return _build(info, self.lanes[0].session, nfields, _EMPTY)
             except ChronyDisabledError:
                 if info.optional:
                     return None
@@ -772,19 +999,19 @@ cdef class NativeSession:
         cdef int attempt = 0
         cdef int state
         cdef double deadline
-        self.reopened = False
+        self.lanes[0].reopened = False
         while True:
             deadline = _now() + self.timeout
-            state = self._request(info, count, index)
+            state = self._request(&self.lanes[0], info, count, index)
             while state == QUEUE_FULL and (yield POLLOUT, deadline):
-                state = self._request(info, count, index)
-            while state == SENT and chrony_needs_response(self.session):
+                state = self._request(&self.lanes[0], info, count, index)
+            while state == SENT and chrony_needs_response(self.lanes[0].session):
                 if not (yield POLLIN, deadline):
                     state = LOST
                     break
                 if self.close_requested:
                     raise ChronyConnectionError("The session was closed while waiting for chronyd")
-                state = self._response(info)
+                state = self._response(&self.lanes[0], info)
             if state == SENT:
                 return
             if state != RESEND:
@@ -794,11 +1021,26 @@ cdef class NativeSession:
                         self.address, info.pyname, self.timeout, self.attempts
                     )
 
-    cdef str _current_address(self):
-        """The address field of the current (sourcestats) record."""
-        cdef int field = chrony_get_field_index(self.session, b"address")
-        cdef const char *text = chrony_get_field_string(self.session, field)
-        return _string(text) if text != NULL else _EMPTY
+
+cdef inline int _next_index(Pipe *pipe) noexcept:
+    """The next index to fetch (a dropped lane's first), -1 when none is left."""
+    cdef int index
+    while pipe.nspare > 0:
+        pipe.nspare -= 1
+        index = pipe.spare[pipe.nspare]
+        if index < pipe.stop:
+            return index
+    if pipe.next_index < pipe.stop:
+        pipe.next_index += 1
+        return pipe.next_index - 1
+    return -1
+
+
+cdef str _current_address(chrony_session *cs):
+    """The address field of the current (sourcestats) record."""
+    cdef int field = chrony_get_field_index(cs, b"address")
+    cdef const char *text = chrony_get_field_string(cs, field)
+    return _string(text) if text != NULL else _EMPTY
 
 
 cdef dict _INFOS = {report.name: _ReportInfo(report) for report in REPORTS}
@@ -829,25 +1071,49 @@ cdef tuple _open_socket(target):
 
 
 def _targets(address):
-    """Addresses to try, in order: like _address.candidates(), existing sockets only."""
+    """(address, is_unix) to try, in order: like _address.candidates(), existing
+    sockets only."""
     from pychrony import _address  # when connecting: it imports ipaddress
 
     out = []
     for endpoint in _address.candidates(address):
         if endpoint.is_unix:
             if address or os.path.exists(endpoint.path):
-                out.append(endpoint.path)
+                out.append((endpoint.path, True))
         else:
-            out.append(str(endpoint))
+            out.append((str(endpoint), False))
     return out
 
 
-def open_session(address=None, timeout=1.0, attempts=3):
+cdef int _unix_window = 0
+
+
+cdef int _default_window(bint is_unix) except -1:
+    """As the Python backend's: WINDOW, and for a Unix socket below the datagram
+    queue limit (net.unix.max_dgram_qlen) of chronyd's socket, which queues the
+    requests of every lane."""
+    global _unix_window
+    if not is_unix:
+        return WINDOW
+    if _unix_window == 0:
+        try:
+            with open("/proc/sys/net/unix/max_dgram_qlen") as f:
+                qlen = int(f.read())
+        except (OSError, ValueError):
+            qlen = 10
+        _unix_window = max(1, min(WINDOW, qlen - 2))
+    return _unix_window
+
+
+def open_session(address=None, timeout=1.0, attempts=3, window=None):
     """Open a libchrony session to chronyd at ``address`` (None: auto-detect).
 
     Auto-detection tries the default Unix sockets that exist, then UDP on
     127.0.0.1 and ::1 (chronyd answers monitoring commands there). ``timeout``
     bounds each wait for a reply (seconds), ``attempts`` the requests sent.
+    ``window``: most record requests in flight at once, each over a libchrony
+    session of its own (None: 8, less where Unix datagram queues are shorter;
+    1: one request at a time).
     """
     cdef NativeSession session
     cdef chrony_err err
@@ -856,8 +1122,12 @@ def open_session(address=None, timeout=1.0, attempts=3):
         raise ChronyError(f"timeout must be a positive number of seconds, not {timeout!r}")
     if attempts < 1:
         raise ChronyError(f"attempts must be a positive integer, not {attempts!r}")
+    if window is not None and not (
+        isinstance(window, int) and not isinstance(window, bool) and 1 <= window <= MAX_WINDOW
+    ):
+        raise ChronyError(f"window must be an integer from 1 to {MAX_WINDOW}, not {window!r}")
     first_error = None
-    for target in _targets(address):
+    for target, is_unix in _targets(address):
         fd, code = _open_socket(target)
         if fd >= 0:
             break
@@ -866,13 +1136,14 @@ def open_session(address=None, timeout=1.0, attempts=3):
     if fd < 0:
         raise first_error
     session = NativeSession.__new__(NativeSession)
-    session.fd = fd
+    session.lanes[0].fd = fd
     session.address = target
     session.timeout = timeout
     session.attempts = attempts
-    err = chrony_init_session(&session.session, fd)
+    session.window = window if window is not None else _default_window(is_unix)
+    err = chrony_init_session(&session.lanes[0].session, fd)
     if err != CHRONY_OK:
-        session.session = NULL
+        session.lanes[0].session = NULL
         session._release()
         raise _init_error(err)
     return session

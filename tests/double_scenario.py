@@ -4,7 +4,9 @@ A scenario is ``pychrony.testing.scripted_state(config)`` — the raw records of
 every report, built from the field registry — written in the double's line
 format, plus the config's error injection and the double's own options
 (``never_readable``: no reply ever arrives; ``drop``: the first N requests get
-no reply; ``instant``: replies are always there, no I/O — for benchmarks). The
+no reply; ``mute``: only the first N requests get one; ``instant``: replies are
+always there, no I/O — for benchmarks; ``max_sessions``: at most N sockets of
+the scenario open at once; counts are per socket, each loads the file). The
 native reader opens the file's path as its chronyd "address".
 """
 
@@ -66,7 +68,9 @@ def render(
     *,
     never_readable: bool = False,
     drop: int = 0,
+    mute: int | None = None,
     instant: bool = False,
+    max_sessions: int = 0,
 ) -> str:
     """The scenario file's text for ``state``."""
     lines = [f"pychrony-double\t{FORMAT_VERSION}"]
@@ -76,6 +80,10 @@ def render(
         lines.append("option\tinstant")
     if drop:
         lines.append(f"option\tdrop\t{drop}")
+    if mute is not None:
+        lines.append(f"option\tmute\t{mute}")
+    if max_sessions:
+        lines.append(f"option\tmax_sessions\t{max_sessions}")
     lines += [f"error\t{key}\t{code}" for key, code in (errors or {}).items()]
     for name, records in state.records.items():
         report = REPORTS_BY_NAME[name]
@@ -101,7 +109,9 @@ def write_scenario(
     *,
     never_readable: bool = False,
     drop: int = 0,
+    mute: int | None = None,
     instant: bool = False,
+    max_sessions: int = 0,
 ) -> str:
     """Write ``scenario`` (a config, or raw records) to ``path``; returns the path.
 
@@ -111,7 +121,15 @@ def write_scenario(
         errors = {**scenario.error_injection, **(errors or {})}
         scenario = scripted_state(scenario)
     path.write_text(
-        render(scenario, errors, never_readable=never_readable, drop=drop, instant=instant)
+        render(
+            scenario,
+            errors,
+            never_readable=never_readable,
+            drop=drop,
+            mute=mute,
+            instant=instant,
+            max_sessions=max_sessions,
+        )
     )
     return str(path)
 

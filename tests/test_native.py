@@ -385,6 +385,195 @@ def test_libchrony_path_names_the_double(native):
     assert Path(native.libchrony_path()).name.startswith("libchrony.so")
 
 
+# -- pipelining: several libchrony sessions, records requested at once -----------------
+
+#: 64 sources, a refclock among them (no ntpdata/authdata record for it).
+MANY = ChronyStateConfig(
+    sources=[
+        SourceConfig(address=f"192.0.2.{n}", poll=n % 10)
+        if n != 5
+        else SourceConfig(address="GPS", mode=SourceMode.REFCLOCK, stratum=0)
+        for n in range(1, 65)
+    ]
+)
+MULTI = [r.name for r in REPORTS if r.multi]
+
+
+def _fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def read_all(native, path: str, window: int, timeout: float = 1.0, attempts: int = 1):
+    session = native.open_session(path, timeout, attempts, window)
+
+    def read(name: str) -> Any:
+        return native.read_report(session, REPORTS_BY_NAME[name])
+
+    try:
+        return {r.name: outcome(read, r.name) for r in REPORTS}
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize("name", [*TWIN_CONFIGS, "many"])
+def test_window_1_and_8_agree_on_every_report(native, scenario, name):
+    config = MANY if name == "many" else TWIN_CONFIGS[name]
+    path = scenario(config)
+    one, eight = read_all(native, path, 1), read_all(native, path, 8)
+    assert one == eight
+    if name == "many":
+        assert len(eight["sources"][1]) == 64
+        assert len(eight["ntpdata"][1]) == 63  # not the refclock
+        assert [s.address for s in eight["sources"][1]] == [s.address for s in MANY.sources]
+
+
+def test_pipelined_read_fails_with_the_lowest_failing_index(native, scenario):
+    # Record 40 is bad in one way, record 9 in another: reading one by one meets 9 first.
+    bad40 = replace_field(MANY, "sources", "stratum", 17, 40)
+    sources = list(bad40.records["sources"])
+    sources[9] = replace_field(MANY, "sources", "mode", 9, 9).records["sources"][9]
+    state = ScriptedState({**bad40.records, "sources": sources}, bad40.disabled)
+    path = scenario(state)
+    messages = []
+    for window in (1, 8):
+        session = native.open_session(path, 1.0, 1, window)
+        with pytest.raises(ChronyDataError) as exc:
+            native.read_report(session, REPORTS_BY_NAME["sources"])
+        messages.append(str(exc.value))
+        # The session stays usable.
+        assert len(native.read_report(session, REPORTS_BY_NAME["sourcestats"])) == 64
+        session.close()
+    assert messages[0] == messages[1]
+    assert "mode" in messages[0]
+
+
+@pytest.mark.parametrize(
+    ("window", "valid"),
+    [(0, False), (17, False), (1.5, False), (True, False), (1, True), (16, True)],
+)
+def test_window_is_validated(native, scenario, window, valid):
+    path = scenario(SCENARIO_NTP_SYNCED)
+    if valid:
+        session = native.open_session(path, 1.0, 1, window)
+        assert session.window == window
+        session.close()
+    else:
+        with pytest.raises(ChronyError, match="window"):
+            native.open_session(path, 1.0, 1, window)
+
+
+def test_default_window_is_like_the_python_backend(native, scenario):
+    from pychrony._cmdmon import _unix_window
+
+    session = native.open_session(scenario(SCENARIO_NTP_SYNCED))
+    assert session.window == _unix_window()
+    session.close()
+
+
+@pytest.mark.parametrize("report", ["sources", "ntpdata"])
+@pytest.mark.parametrize(("drop", "ok"), [(2, True), (3, False)])
+def test_pipelined_requests_are_resent(native, scenario, report, drop, ok):
+    # Every socket drops its first ``drop`` requests (the count, then each lane's first).
+    expected = read_all(native, scenario(MANY), 1)[report]
+    session = native.open_session(scenario(MANY, drop=drop), 0.05, 3, 8)
+    try:
+        if ok:
+            assert ("ok", native.read_report(session, REPORTS_BY_NAME[report])) == expected
+            # A second read (lanes already open, nothing dropped now) agrees too.
+            assert ("ok", native.read_report(session, REPORTS_BY_NAME[report])) == expected
+        else:
+            with pytest.raises(ChronyTimeoutError):
+                native.read_report(session, REPORTS_BY_NAME[report])
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize("window", [1, 8])
+@pytest.mark.parametrize(("report", "mute"), [("sources", 1), ("sources", 5), ("ntpdata", 2)])
+def test_pipelined_timeouts_are_bounded(native, scenario, window, report, mute):
+    # The count is answered, then (after a few records) chronyd goes silent.
+    session = native.open_session(scenario(MANY, mute=mute), 0.2, 2, window)
+    before = _fds()
+    start = time.monotonic()
+    with pytest.raises(ChronyTimeoutError, match=r"2 attempts of 0\.2 s"):
+        native.read_report(session, REPORTS_BY_NAME[report])
+    elapsed = time.monotonic() - start
+    assert 0.4 <= elapsed < 0.4 + 0.5
+    assert _fds() <= before  # the extra lanes, maybe with requests in flight, are closed
+    session.close()
+
+
+def test_fewer_sessions_when_extra_ones_cannot_be_opened(native, scenario):
+    path = scenario(MANY, max_sessions=3)
+    before = _fds()
+    session = native.open_session(path, 1.0, 1, 8)
+    assert read_all(native, scenario(MANY), 1)["sources"] == (
+        "ok",
+        native.read_report(session, REPORTS_BY_NAME["sources"]),
+    )
+    assert _fds() == before + 2 * 3  # three socketpairs: the main one and two lanes
+    session.close()
+    assert _fds() == before
+    blocked = native.open_session(path, 1.0, 1, 8)
+    others = [native.open_session(path, 1.0, 1, 8) for _ in range(2)]  # takes the rest
+    assert len(native.read_report(blocked, REPORTS_BY_NAME["sources"])) == 64  # window 1
+    for other in [blocked, *others]:
+        other.close()
+    assert _fds() == before
+
+
+def test_no_descriptor_leak_over_1000_sessions(native, scenario):
+    path = scenario(dataclasses.replace(MANY, sources=MANY.sources[:8]))  # 8 lanes each
+    before = _fds()
+    for n in range(1_000):
+        session = native.open_session(path, 1.0, 1, 8)
+        assert len(native.read_report(session, REPORTS_BY_NAME["sources"])) == 8
+        if n % 2:  # half of them dropped without close()
+            session.close()
+        del session
+    assert _fds() == before
+
+
+def test_pipelined_read_closed_while_waiting(native, scenario):
+    before = _fds()
+    session = native.open_session(scenario(MANY, mute=3), 30.0, 1, 8)
+    errors: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            native.read_report(session, REPORTS_BY_NAME["sources"])
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    time.sleep(0.2)
+    with pytest.raises(ChronyError, match="in use by another thread"):
+        native.read_report(session, REPORTS_BY_NAME["sources"])
+    assert _fds() == before + 2 * 8
+    start = time.monotonic()
+    session.close()
+    thread.join(5)
+    assert time.monotonic() - start < 1.0
+    assert len(errors) == 1
+    assert isinstance(errors[0], ChronyConnectionError)
+    assert _fds() == before
+
+
+def test_ctrl_c_interrupts_a_pipelined_wait(native, scenario):
+    session = native.open_session(scenario(MANY, mute=2), 30.0, 1, 8)
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    start = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            native.read_report(session, REPORTS_BY_NAME["sources"])
+    finally:
+        timer.cancel()
+    assert time.monotonic() - start < 2.0
+    session.close()
+
+
 # -- leaks -----------------------------------------------------------------------------
 
 

@@ -7,8 +7,12 @@
  * chronyd; chrony_process_response() then reads that byte and blocks until it
  * is there, like libchrony blocks in recv().  "never_readable" answers
  * nothing (timeouts), "drop N" ignores the first N requests (resends),
- * "instant" keeps the socket readable and never reads it (benchmarks of the
- * conversion alone: no I/O but one poll() per reply).
+ * "mute N" answers the first N requests and no later one, "instant" keeps the
+ * socket readable and never reads it (benchmarks of the conversion alone: no
+ * I/O but one poll() per reply).  Every chrony_open_socket() of a path loads
+ * the scenario afresh, so these counts are per socket (per session);
+ * "max_sessions N" refuses (EMFILE) to open more than N sockets of one path
+ * at once.
  *
  * The behaviour that pychrony relies on is the library's: single-record
  * reports have one record without asking the server; address-addressed
@@ -19,7 +23,7 @@
  *
  * Scenario file, one item per line, tab-separated:
  *   pychrony-double  1
- *   option  never_readable | drop N | instant
+ *   option  never_readable | drop N | mute N | instant | max_sessions N
  *   error   OPERATION[:REPORT]  CODE      (open, init, request, response)
  *   report  NAME  NRECORDS  FLAGS          (FLAGS: "-" or "multi,address,disabled")
  *   record  CODE  NFIELDS                  (fields of the last report)
@@ -76,10 +80,13 @@ typedef struct {
 } derror;
 
 typedef struct dscenario {
+	char *path;
 	int fd, peer;
 	int never_readable;
 	int instant;
 	int drop;
+	int mute;	/* requests answered before going silent; -1: no limit */
+	int max_sessions;	/* 0: no limit */
 	int nreports;
 	dreport reports[MAX_REPORTS];
 	int nerrors;
@@ -136,6 +143,7 @@ static void free_scenario(dscenario *sc) {
 		free(rep->records);
 		free(rep->name);
 	}
+	free(sc->path);
 	free(sc);
 }
 
@@ -235,6 +243,10 @@ static int parse_line(dscenario *sc, char *line, dreport **rep, drecord **rec, i
 			sc->instant = 1;
 		else if (n == 3 && strcmp(cols[1], "drop") == 0)
 			sc->drop = atoi(cols[2]);
+		else if (n == 3 && strcmp(cols[1], "mute") == 0)
+			sc->mute = atoi(cols[2]);
+		else if (n == 3 && strcmp(cols[1], "max_sessions") == 0)
+			sc->max_sessions = atoi(cols[2]);
 		else
 			return 0;
 		return 1;
@@ -291,11 +303,13 @@ static dscenario *load_scenario(const char *path) {
 	if (!f)
 		return NULL;
 	sc = calloc(1, sizeof (*sc));
-	if (!sc) {
+	if (!sc || !(sc->path = strdup(path))) {
+		free(sc);
 		fclose(f);
 		errno = ENOMEM;
 		return NULL;
 	}
+	sc->mute = -1;
 	while (ok && (len = getline(&line, &cap, f)) >= 0) {
 		if (len > 0 && line[len - 1] == '\n')
 			line[len - 1] = '\0';
@@ -328,6 +342,18 @@ static int injected(const dscenario *sc, const char *operation, const char *repo
 
 /* -- sockets ----------------------------------------------------------------- */
 
+/* Sockets of scenario ``path`` open now. */
+static int open_sessions(const char *path) {
+	const dscenario *sc;
+	int n = 0;
+
+	pthread_mutex_lock(&scenarios_lock);
+	for (sc = scenarios; sc; sc = sc->next)
+		n += strcmp(sc->path, path) == 0;
+	pthread_mutex_unlock(&scenarios_lock);
+	return n;
+}
+
 int chrony_open_socket(const char *address) {
 	int pair[2], code;
 	dscenario *sc;
@@ -344,6 +370,11 @@ int chrony_open_socket(const char *address) {
 	if (code) {
 		free_scenario(sc);
 		errno = code < 0 ? -code : code;
+		return -1;
+	}
+	if (sc->max_sessions > 0 && open_sessions(address) >= sc->max_sessions) {
+		free_scenario(sc);
+		errno = EMFILE;
 		return -1;
 	}
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) < 0) {
@@ -464,6 +495,10 @@ static chrony_err send_request(chrony_session *s, const dreport *rep, int count,
 		sc->drop--;
 		return CHRONY_OK;
 	}
+	if (sc->mute == 0)
+		return CHRONY_OK;
+	if (sc->mute > 0)
+		sc->mute--;
 	if (sc->never_readable || sc->instant)
 		return CHRONY_OK;
 	if (send(sc->peer, &byte, 1, 0) != 1) {

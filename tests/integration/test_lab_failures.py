@@ -156,8 +156,9 @@ def _read_sources_until_it_fails(conn: ChronyConnection, calls: list[int]) -> No
 
 
 def test_chronyd_stopped_mid_request_times_out_within_bound_then_recovers(backend):
-    """SIGSTOP lands while get_sources() of 40 sources is under way (pipelined
-    requests for python, one record after another for native)."""
+    """SIGSTOP lands while get_sources() of 40 sources is under way (pipelined:
+    8 requests in flight over one socket for python, over 8 libchrony sessions for
+    native)."""
     lab = start_lab(sources=40, refclock=False)
     stopped_at: list[float] = []
 
