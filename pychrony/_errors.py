@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import ipaddress
 import os
-import socket
 
 from .exceptions import (
     ChronyConnectionError,
@@ -142,6 +140,9 @@ def timeout_error(address: str, what: str, timeout: float, attempts: int) -> Chr
 
 def _udp_source_address(address: str) -> str | None:
     """Our address as seen by chronyd at UDP ``address``; None for loopback, Unix, unknown."""
+    import ipaddress  # here: only timeouts need them, and they cost import time
+    import socket
+
     from ._address import parse_address
 
     try:
