@@ -570,6 +570,9 @@ class CmdmonSession:
             records[0] = yield from self._fetch_steps(report, 0)
         else:
             count = yield from self._count_steps(report)
+            if not 0 <= count <= reg.MAX_RECORDS:
+                self._loaded = (report, count)  # the reader rejects it, nothing fetched
+                return
             if count > 0 and self.pipelining:
                 yield from self._prefetch_steps(report, count)
                 assert self._prefetched is not None

@@ -19,6 +19,7 @@ from pychrony import (
     ChronyConnection,
     ChronyConnectionError,
     ChronyConnectionPool,
+    ChronyDataError,
     ChronyError,
     ChronyTimeoutError,
     ServerStats,
@@ -27,6 +28,7 @@ from pychrony import (
     TrackingStatus,
     _backend,
 )
+from pychrony import registry as reg
 from pychrony.registry import REPORTS
 from pychrony.testing import SCENARIO_MULTI_SOURCE, patched_chrony_connection
 
@@ -295,3 +297,25 @@ def test_native_lost_replies_are_resent(double, drop, ok):
     else:
         with pytest.raises(ChronyTimeoutError):
             asyncio.run(main())
+
+
+def test_absurd_record_count_is_rejected_before_anything_is_fetched(tmp_path):
+    honest = default_responder(Sources())
+
+    def respond(request: Request) -> list[bytes]:
+        if request.command == reg.COUNT_REQUEST:  # 2**31 - 1 sources
+            return [request.reply(reg.COUNT_RESPONSE, [2**31 - 1])]
+        return honest(request)
+
+    with fake_chronyd(tmp_path, respond=respond) as fake:
+
+        async def main() -> Any:
+            async with AsyncChronyConnection(fake.address, backend="python") as conn:
+                with pytest.raises(ChronyDataError, match="2147483647 records"):
+                    await conn.get_sources()
+                return await conn.get_tracking()
+
+        assert asyncio.run(main()).stratum == 2
+        asked = [r.command for r in fake.requests]
+        assert asked.count(reg.COUNT_REQUEST) == 1
+        assert reg.SOURCES.record_request not in asked  # no record was requested
