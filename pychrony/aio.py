@@ -74,7 +74,7 @@ class AsyncChronyConnection:
 
     @property
     def backend(self) -> str:
-        """ "native" or "python"."""
+        """The backend in use: "native" or "python"."""
         return self._conn.backend
 
     @property
