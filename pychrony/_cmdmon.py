@@ -737,7 +737,7 @@ class CmdmonSession:
         self, command: int, data: bytes, length: int, what: str
     ) -> Steps[tuple[ReplyHeader, bytes]]:
         """Steps of :meth:`_exchange`."""
-        sock = self._check_open()
+        self._check_open()
         pack = request_struct(length, len(data)).pack
         timeout = self.timeout
         sequences: list[int] = []
@@ -746,47 +746,27 @@ class CmdmonSession:
             sequences.append(sequence)
             deadline = monotonic() + timeout
             packet = pack(REQUEST_START, command, attempt, sequence, data)
-            try:
-                sock.send(packet)
-                sent = True
-            except OSError as exc:
-                sent = self._send_failed(packet, exc)
+            sent = self._send_now(packet)
             # While chronyd's queue is full, wait for room until the deadline;
             # a request that never left counts as lost and is sent again.
             while not sent and (yield POLLOUT, deadline):
                 sent = self._send_now(packet)
             # Bounded even if datagrams keep coming: each wait checks the deadline.
-            recv = sock.recv
             while (yield POLLIN, deadline):
                 for _ in range(_READS_PER_WAKE):
-                    try:
-                        datagram = recv(_RECV_SIZE)
-                    except BlockingIOError:
+                    reply = self._read_reply()
+                    if reply is False:
                         break
-                    except OSError as exc:
-                        raise self._io_error(exc) from exc
-                    if not _HEADER_LEN <= len(datagram) < _RECV_SIZE:
-                        continue  # not a reply (oversized ones fill the buffer)
-                    key = _unpack_key(datagram)
-                    if (
-                        key[1] == PKT_TYPE_REPLY
-                        and not key[2]
-                        and key[6] in sequences
-                        and key[3] == command
-                    ):
-                        return _make_header(ReplyHeader, key), datagram
+                    if reply is not True:
+                        key, datagram = reply
+                        if key[6] in sequences and key[3] == command:
+                            return _make_header(ReplyHeader, key), datagram
         raise self._timeout_error(what)
-
-    def _pipeline(
-        self, jobs: deque[_Job], handle: Callable[[_Job, ReplyHeader, bytes], None], what: str
-    ) -> None:
-        """Run ``jobs`` (which ``handle`` may extend) with a window of requests in flight."""
-        self._drive(self._pipeline_steps(jobs, handle, what))
 
     def _pipeline_steps(
         self, jobs: deque[_Job], handle: Callable[[_Job, ReplyHeader, bytes], None], what: str
     ) -> Steps[None]:
-        """Steps of :meth:`_pipeline`.
+        """Run ``jobs`` (which ``handle`` may extend) with a window of requests in flight.
 
         Never waits past the earliest expiry of a request in flight, so the
         bound of :meth:`_exchange` holds for each request; requests that find
@@ -801,7 +781,9 @@ class CmdmonSession:
         waiting: dict[_Job, float] = {}
         unsent: deque[tuple[_Job, bytes]] = deque()  # refused by a full queue, in order
         if self._pollers[POLLIN].poll(0):
-            self._receive_ready(64)  # late replies to abandoned requests: drop them
+            for _ in range(64):  # late replies to abandoned requests: drop them
+                if self._read_reply() is False:
+                    break
         while jobs or waiting:
             if jobs and len(waiting) < window:
                 expires = monotonic() + timeout
@@ -814,19 +796,13 @@ class CmdmonSession:
                 while unsent and self._send_now(unsent[0][1]):
                     unsent.popleft()
             if ready & POLLIN or not ready:  # not ready: the wait expired, read what came
-                recv = self._sock.recv
                 for _ in range(reads):
-                    try:
-                        datagram = recv(_RECV_SIZE)
-                    except BlockingIOError:
+                    reply = self._read_reply()
+                    if reply is False:
                         break
-                    except OSError as exc:
-                        raise self._io_error(exc) from exc
-                    if not _HEADER_LEN <= len(datagram) < _RECV_SIZE:
-                        continue  # not a reply (oversized ones fill the buffer)
-                    key = _unpack_key(datagram)
-                    if key[1] != PKT_TYPE_REPLY or key[2]:
+                    if reply is True:
                         continue
+                    key, datagram = reply
                     job = pending.get(key[6])  # type: ignore[assignment]
                     if job is None or key[3] != job.command:
                         continue
@@ -863,14 +839,8 @@ class CmdmonSession:
         pending[sequence] = job
         job.sequences.append(sequence)
         packet = job.pack(REQUEST_START, job.command, job.attempt, sequence, job.data)
-        if unsent:
+        if unsent or not self._send_now(packet):
             unsent.append((job, packet))
-            return
-        try:
-            self._sock.send(packet)
-        except OSError as exc:
-            if not self._send_failed(packet, exc):
-                unsent.append((job, packet))
 
     def _send_now(self, packet: bytes) -> bool:
         """Send ``packet`` if chronyd's queue has room (False when it is full)."""
@@ -896,20 +866,21 @@ class CmdmonSession:
         except OSError as again:
             raise self._io_error(again) from again
 
-    def _receive_ready(self, limit: int) -> list[bytes]:
-        """Datagrams already queued (at most ``limit``), without waiting."""
-        datagrams: list[bytes] = []
-        recv = self._sock.recv
+    def _read_reply(self) -> tuple[tuple[Any, ...], bytes] | bool:
+        """Read one queued datagram without waiting: a reply's REPLY_KEY fields and
+        bytes, True for a datagram that is not a reply, False when none is queued."""
         try:
-            while len(datagrams) < limit:
-                datagram = recv(_RECV_SIZE)
-                if len(datagram) < _RECV_SIZE:  # else oversized: not a reply, ignore it
-                    datagrams.append(datagram)
+            datagram = self._sock.recv(_RECV_SIZE)
         except BlockingIOError:
-            pass
+            return False
         except OSError as exc:
             raise self._io_error(exc) from exc
-        return datagrams
+        if not _HEADER_LEN <= len(datagram) < _RECV_SIZE:
+            return True  # not a reply (oversized ones fill the buffer)
+        key = _unpack_key(datagram)
+        if key[1] != PKT_TYPE_REPLY or key[2]:
+            return True
+        return key, datagram
 
     def _check_open(self) -> socket.socket:
         if not self._finalizer.alive:
