@@ -312,18 +312,24 @@ def test_ctrl_c_interrupts_a_wait(native, scenario):
     assert time.monotonic() - start < 2.0
 
 
-def test_session_used_by_two_threads_and_closed_while_waiting(native, scenario):
-    session = native.open_session(scenario(SCENARIO_NTP_SYNCED, never_readable=True), 30.0, 1)
+def read_in_thread(native, session, report: str) -> tuple[threading.Thread, list[BaseException]]:
+    """A started thread reading ``report`` on ``session``; what it raises lands in the list."""
     errors: list[BaseException] = []
 
-    def wait() -> None:
+    def read() -> None:
         try:
-            native.read_report(session, REPORTS_BY_NAME["tracking"])
+            native.read_report(session, REPORTS_BY_NAME[report])
         except BaseException as exc:
             errors.append(exc)
 
-    thread = threading.Thread(target=wait)
+    thread = threading.Thread(target=read)
     thread.start()
+    return thread, errors
+
+
+def test_session_used_by_two_threads_and_closed_while_waiting(native, scenario):
+    session = native.open_session(scenario(SCENARIO_NTP_SYNCED, never_readable=True), 30.0, 1)
+    thread, errors = read_in_thread(native, session, "tracking")
     time.sleep(0.2)
     with pytest.raises(ChronyError, match="in use by another thread"):
         native.read_report(session, REPORTS_BY_NAME["tracking"])
@@ -537,16 +543,7 @@ def test_no_descriptor_leak_over_1000_sessions(native, scenario):
 def test_pipelined_read_closed_while_waiting(native, scenario):
     before = _fds()
     session = native.open_session(scenario(MANY, mute=3), 30.0, 1, 8)
-    errors: list[BaseException] = []
-
-    def wait() -> None:
-        try:
-            native.read_report(session, REPORTS_BY_NAME["sources"])
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=wait)
-    thread.start()
+    thread, errors = read_in_thread(native, session, "sources")
     time.sleep(0.2)
     with pytest.raises(ChronyError, match="in use by another thread"):
         native.read_report(session, REPORTS_BY_NAME["sources"])
