@@ -370,7 +370,10 @@ class CmdmonSession:
             self._pollers[events] = select.poll()
             self._pollers[events].register(sock, events)
         self._finalizer = weakref.finalize(self, _discard, sock, client_dir)
+        self._open = True  # until close(): cheaper to ask than the finalizer
         self._record: _Record | None = None
+        #: single_reply()'s reply, made the current record only when a getter asks.
+        self._single: tuple[Layout, bytes] | None = None
         self._prefetched: tuple[Report, dict[int, _Record | None]] | None = None
         self._loaded: tuple[Report, int] | None = None  # see load_steps()
         self._keep_prefetched = False
@@ -386,10 +389,11 @@ class CmdmonSession:
     @property
     def closed(self) -> bool:
         """True after :meth:`close`."""
-        return not self._finalizer.alive
+        return not self._open
 
     def close(self) -> None:
         """Close the socket and remove its files; idempotent."""
+        self._open = False
         self._finalizer()
         self._record = None
         self._prefetched = None
@@ -405,13 +409,19 @@ class CmdmonSession:
         self._keep_prefetched = False
         if report.count_request is None:
             return 1
-        return self._drive(self._count_steps(report))
+        reply = self._exchange(report.count_request, b"", COUNT_LAYOUT.length, _COUNT_WHAT)
+        return self._count_of(report, *reply)
 
     def _count_steps(self, report: Report) -> Steps[int]:
         assert report.count_request is not None
         header, datagram = yield from self._exchange_steps(
             report.count_request, b"", COUNT_LAYOUT.length, _COUNT_WHAT
         )
+        return self._count_of(report, header, datagram)
+
+    @staticmethod
+    def _count_of(report: Report, header: ReplyHeader, datagram: bytes) -> int:
+        """The record count in a count reply."""
         layout = check_reply(report.name, header, datagram, {COUNT_LAYOUT.code: COUNT_LAYOUT})
         if layout is None:  # "no such source" as the answer to a count: a bad reply
             raise status_error(header.status, report.name)
@@ -427,6 +437,7 @@ class CmdmonSession:
             self._prefetched = None
             record = self._fetch(report, index)
         self._record = record
+        self._single = None
         return record is not None
 
     def response_code(self) -> int:
@@ -465,6 +476,23 @@ class CmdmonSession:
     def request_address(self) -> str:
         """Address the current record was requested by (ntpdata, authdata), else ""."""
         return self._current().address
+
+    def single_reply(self, report: Report) -> tuple[int, bytes] | None:
+        """The reply to a single-record report's request, checked but not decoded:
+        its reply code and datagram; None when chronyd has no data.
+
+        The reader's fast path for single-record reports: no record becomes current.
+        """
+        if report.record_arg is not RecordArg.NONE:
+            raise ChronyError(f"{report.name} is not a single-record report")
+        self._record = self._prefetched = self._single = None
+        name = report.name
+        header, datagram = self._exchange(report.record_request, b"", _REQUEST_LENGTHS[name], name)
+        layout = check_reply(name, header, datagram, REPORT_LAYOUTS[name])
+        if layout is None:
+            return None
+        self._single = (layout, datagram)
+        return layout.code, datagram
 
     def current_reply(self) -> tuple[int, bytes]:
         """The current record's reply code and whole datagram, checked but not decoded.
@@ -600,6 +628,9 @@ class CmdmonSession:
     def _current(self) -> _Record:
         record = self._record
         if record is None:
+            if self._single is not None:  # single_reply()'s, asked by a getter
+                record = self._record = _Record(*self._single)
+                return record
             raise ChronyError("No current record: request_record() did not make one current")
         return record
 
@@ -607,14 +638,12 @@ class CmdmonSession:
         """One record, requested and awaited on its own."""
         if report.record_arg is RecordArg.ADDRESS:
             return self._drive(self._fetch_steps(report, index))
-        # The steps of _fetch_steps without a generator of their own around the exchange.
-        header, datagram = self._drive(
-            self._exchange_steps(
-                report.record_request,
-                self._record_data(report, index),
-                _REQUEST_LENGTHS[report.name],
-                report.name,
-            )
+        # The steps of _fetch_steps without a generator.
+        header, datagram = self._exchange(
+            report.record_request,
+            self._record_data(report, index),
+            _REQUEST_LENGTHS[report.name],
+            report.name,
         )
         return self._decode_record(report, header, datagram)
 
@@ -730,23 +759,55 @@ class CmdmonSession:
     def _exchange(
         self, command: int, data: bytes, length: int, what: str
     ) -> tuple[ReplyHeader, bytes]:
-        """Send one request (resending on timeout) and return the matching reply."""
-        return self._drive(self._exchange_steps(command, data, length, what))
+        """Send one request (resending on timeout) and return the matching reply.
+
+        The common case, the first datagram read being the answer to the first
+        request, runs here without a generator; anything else continues in
+        :meth:`_exchange_steps` with that attempt counted as made.
+        """
+        if not self._open:
+            self._check_open()  # raises
+        sock = self._sock
+        sequence = getrandbits(32)
+        deadline = monotonic() + self.timeout
+        packet = request_struct(length, len(data)).pack(REQUEST_START, command, 0, sequence, data)
+        try:
+            sock.send(packet)
+            sent = True
+        except OSError as exc:
+            sent = self._send_failed(packet, exc)
+        if sent and self._pollers[POLLIN].poll(self.timeout * 1000.0):
+            reply = self._read_reply()
+            if reply.__class__ is tuple:
+                key, datagram = reply  # type: ignore[misc]
+                if key[6] == sequence and key[3] == command:
+                    return _make_header(ReplyHeader, key), datagram
+        first = (sequence, deadline, packet, sent)
+        return self._drive(self._exchange_steps(command, data, length, what, first))
 
     def _exchange_steps(
-        self, command: int, data: bytes, length: int, what: str
+        self,
+        command: int,
+        data: bytes,
+        length: int,
+        what: str,
+        first: tuple[int, float, bytes, bool] | None = None,
     ) -> Steps[tuple[ReplyHeader, bytes]]:
-        """Steps of :meth:`_exchange`."""
+        """Steps of :meth:`_exchange`; ``first``: the first attempt, already made
+        (its sequence, deadline, packet and whether it left)."""
         self._check_open()
         pack = request_struct(length, len(data)).pack
         timeout = self.timeout
         sequences: list[int] = []
         for attempt in range(self.attempts):
-            sequence = getrandbits(32)
+            if attempt == 0 and first is not None:
+                sequence, deadline, packet, sent = first
+            else:
+                sequence = getrandbits(32)
+                deadline = monotonic() + timeout
+                packet = pack(REQUEST_START, command, attempt, sequence, data)
+                sent = self._send_now(packet)
             sequences.append(sequence)
-            deadline = monotonic() + timeout
-            packet = pack(REQUEST_START, command, attempt, sequence, data)
-            sent = self._send_now(packet)
             # While chronyd's queue is full, wait for room until the deadline;
             # a request that never left counts as lost and is sent again.
             while not sent and (yield POLLOUT, deadline):
@@ -883,7 +944,7 @@ class CmdmonSession:
         return key, datagram
 
     def _check_open(self) -> socket.socket:
-        if not self._finalizer.alive:
+        if not self._open:
             raise ChronyConnectionError(f"The session to chronyd at {self.address} is closed")
         return self._sock
 

@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ._convert import _NAMES as _REFID_NAMES
 from ._convert import refid_name
 from ._session import Session
 from .exceptions import ChronyDataError, ChronyDisabledError
@@ -48,6 +49,7 @@ _plans: dict[tuple[str, int], tuple[_Step, ...]] = {}
 Decoder = Callable[[bytes, Any], Any]
 #: Fast decoders by (report, reply code); None: that layout takes the generic path.
 _decoders: dict[tuple[str, int], Decoder | None] = {}
+_NOT_COMPILED: Any = object()
 
 _SIGNED_BITS = {Wire.INT16: 16, Wire.INT8: 8}
 
@@ -74,6 +76,18 @@ def read_records(session: Session, report: Report) -> list[Any]:
 
 def read_one(session: Session, report: Report) -> Any:
     """The single record of a one-record report."""
+    single_reply = getattr(session, "single_reply", None)
+    if single_reply is not None:  # the fast path (CmdmonSession)
+        reply = single_reply(report)
+        if reply is None:
+            raise ChronyDataError(f"{report.name}: chronyd sent an empty record")
+        code, datagram = reply
+        decoder = _decoders.get((report.name, code), _NOT_COMPILED)
+        if decoder is _NOT_COMPILED:
+            decoder = _decoder(report, code)
+        if decoder is not None:
+            return decoder(datagram, session)
+        return _build_generic(session, report)  # the reply is the current record
     if not session.request_record(report, 0):
         raise ChronyDataError(f"{report.name}: chronyd sent an empty record")
     return _build(session, report)
@@ -85,7 +99,7 @@ def read_report(session: Session, report: Report) -> Any:
     Multi-record reports give a list; ``rtcdata`` gives None when chronyd does
     not track the RTC; other single-record reports give one dataclass.
     """
-    if report.multi:
+    if report.count_request is not None:  # report.multi, without a property call
         return read_records(session, report)
     if report.name == "rtcdata":
         try:
@@ -99,12 +113,25 @@ def _build(session: Session, report: Report) -> Any:
     current_reply = getattr(session, "current_reply", None)
     if current_reply is not None:  # the fast path (a ReplySession)
         code, datagram = current_reply()
-        try:
-            decoder = _decoders[report.name, code]
-        except KeyError:
-            decoder = _decoders[report.name, code] = compile_decoder(report, code)
+        decoder = _decoders.get((report.name, code), _NOT_COMPILED)
+        if decoder is _NOT_COMPILED:
+            decoder = _decoder(report, code)
         if decoder is not None:
             return decoder(datagram, session)
+    return _build_generic(session, report)
+
+
+def _decoder(report: Report, code: int) -> Decoder | None:
+    """The fast path's decoder of reply ``code`` (None: the generic path), compiled
+    on first use (callers look in ``_decoders`` first)."""
+    decoder = _decoders.get((report.name, code), _NOT_COMPILED)
+    if decoder is _NOT_COMPILED:
+        decoder = _decoders[report.name, code] = compile_decoder(report, code)
+    return decoder  # type: ignore[return-value]
+
+
+def _build_generic(session: Session, report: Report) -> Any:
+    """The current record as a dataclass, through the session's typed getters."""
     key = (report.name, session.response_code())
     plan = _plans.get(key)
     if plan is None:
@@ -261,7 +288,10 @@ def _field_step(session: Session, report: Report, field: Field, index: int) -> _
 _FLAG_CACHE_SIZE = 256
 _MEMBER_DESCRIPTOR = type(Field.__dict__["name"])  # how a slots class stores its fields
 #: chrony's float (``_wire.decode_float``) inline: two table lookups by the top byte.
-_FLOAT_LINES = ("k = {r} >> 24", "{v} = ({r} & 0xFFFFFF) * _scale[k] + _offset[k]")
+_FLOAT_LINES = (
+    "k = {r} >> 24",
+    "{v} = _scale[k] * {r} + _offset[k]",
+)  # float * int: no int.__mul__ first
 #: ``tv_sec_high`` of a chronyd with a 32-bit ``time_t`` (``_wire.decode_timespec``).
 _NO_HIGH_SECONDS = 0x7FFFFFFF
 _MISS: Any = object()  # not in the address cache (None is a cached "unspecified")
@@ -331,6 +361,7 @@ class _Generator:
             "_text": _wire.address_text,
             "_miss": _MISS,
             "_refid_name": refid_name,
+            "_refid_names": _REFID_NAMES,  # refid_name()'s cache, looked up inline
             "_from_bytes": int.from_bytes,
             "_range": _range_error,
             "_unknown": _unknown_error,
@@ -402,7 +433,10 @@ class _Generator:
                     at = names.get(refid.name, names.get(refid.alt_name or "", -1))
                     if at < 0:
                         return None
-                    body.append(f"    {value} = _refid_name({self.raw(at)})")
+                    raw = self.raw(at)
+                    body.append(f"    {value} = _refid_names.get({raw})")
+                    body.append(f"    if {value} is None:")
+                    body.append(f"        {value} = _refid_name({raw})")
                 else:
                     return None
             else:
@@ -456,7 +490,7 @@ class _Generator:
             # chrony's float format has no NaN nor infinity (|value| < 2**63):
             # the generic path's finiteness check cannot fail here.
             body.extend(f"    {line.format(r=r, v=value)}" for line in _FLOAT_LINES)
-            self.bounds(value, low, high, None, None, where)
+            self.bounds(value, low, high, None, None, where, floating=True)
             return True
         if conv is Conv.TIME:
             high_s, low_s, nsec = r, self.raw(position, 1), self.raw(position, 2)
@@ -465,7 +499,7 @@ class _Generator:
             body.append(f"    if {high_s} == {_NO_HIGH_SECONDS}:")
             body.append(f"        {high_s} = 0")
             body.append(f"    {value} = (({high_s} << 32) | {low_s}) + {nsec} * 1e-9")
-            self.bounds(value, low, high, None, None, where)
+            self.bounds(value, low, high, None, None, where, floating=True)
             return True
         if conv is Conv.ADDRESS:
             body.append(f"    {value} = {addresses[position]} or ''")
@@ -502,13 +536,26 @@ class _Generator:
         return False
 
     def bounds(
-        self, value: str, low: Any, high: Any, natural_low: Any, natural_high: Any, where: str
+        self,
+        value: str,
+        low: Any,
+        high: Any,
+        natural_low: Any,
+        natural_high: Any,
+        where: str,
+        floating: bool = False,
     ) -> None:
+        def literal(bound: Any) -> str:
+            # A float value compares faster with a float; the same bound where exact.
+            if floating and isinstance(bound, int) and float(bound) == bound:
+                return repr(float(bound))
+            return repr(bound)
+
         checks = []
         if low is not None and (natural_low is None or low > natural_low):
-            checks.append(f"{value} < {low!r}")
+            checks.append(f"{value} < {literal(low)}")
         if high is not None and (natural_high is None or high < natural_high):
-            checks.append(f"{value} > {high!r}")
+            checks.append(f"{value} > {literal(high)}")
         if checks:
             self.lines.append(f"    if {' or '.join(checks)}:")
             self.lines.append(

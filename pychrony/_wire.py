@@ -127,8 +127,9 @@ def decode_float(raw: int) -> float:
 
 def _float_tables() -> tuple[tuple[float, ...], tuple[float, ...]]:
     # Indexed by the top byte (7-bit exponent, the coefficient's sign bit): the value
-    # is low24 * SCALE[top] + OFFSET[top], exact (both terms are multiples of the scale
-    # and the result fits in the coefficient's 25 bits).
+    # is raw * SCALE[top] + OFFSET[top], where OFFSET takes away the top byte's share
+    # of raw and adds the sign's. Exact: both terms are multiples of the scale below
+    # 2**33 scales, and the result fits in the coefficient's 25 bits.
     scale, offset = [], []
     for top in range(256):
         exp, negative = top >> 1, top & 1
@@ -136,11 +137,12 @@ def _float_tables() -> tuple[tuple[float, ...], tuple[float, ...]]:
             exp -= 1 << 7
         unit = math.ldexp(1.0, exp - _COEF_BITS)
         scale.append(unit)
-        offset.append(-math.ldexp(unit, _COEF_BITS - 1) if negative else 0.0)
+        sign = -math.ldexp(unit, _COEF_BITS - 1) if negative else 0.0
+        offset.append(sign - math.ldexp(unit, 24) * top)
     return tuple(scale), tuple(offset)
 
 
-#: decode_float by table: ``(raw & 0xFFFFFF) * FLOAT_SCALE[raw >> 24] + FLOAT_OFFSET[raw >> 24]``
+#: decode_float by table: ``FLOAT_SCALE[raw >> 24] * raw + FLOAT_OFFSET[raw >> 24]``
 #: (what the reader's generated decoders do, without a call per float).
 FLOAT_SCALE, FLOAT_OFFSET = _float_tables()
 
