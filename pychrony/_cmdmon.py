@@ -29,7 +29,7 @@ from collections.abc import Callable, Generator
 from random import getrandbits
 from secrets import choice
 from time import monotonic
-from typing import Any, Final, TypeAlias, TypeVar, cast
+from typing import Any, Final, TypeAlias, TypeVar
 
 from . import registry as reg
 from ._address import Endpoint, candidates
@@ -43,6 +43,7 @@ from ._wire import (
     REQUEST_START,
     Layout,
     ReplyHeader,
+    ReplyKey,
     Status,
     check_reply,
     decode_name,
@@ -84,11 +85,10 @@ _DIR_PREFIX: Final = "pychrony."
 _NAME_ALPHABET: Final = string.ascii_letters + string.digits
 _HEADER_LEN: Final = reg.RESPONSE_HEADER_LEN
 _unpack_key: Final = REPLY_KEY.unpack_from
-#: A matched reply's header: its REPLY_KEY tuple made a ReplyHeader, without a copy.
-_make_header = cast(Callable[[type[ReplyHeader], tuple[Any, ...]], ReplyHeader], tuple.__new__)
 #: Source names remembered per session (by address) before starting afresh.
 _MAX_KNOWN_NAMES: Final = 4096
 
+_NO_ARG: Final = RecordArg.NONE  # a global: faster to load than an enum member
 _SOURCES: Final = reg.SOURCES
 _SOURCESTATS: Final = reg.SOURCESTATS
 _COUNT_WHAT: Final = "the number of sources"
@@ -369,6 +369,7 @@ class CmdmonSession:
         for events in (POLLIN, POLLOUT, POLLIN | POLLOUT):
             self._pollers[events] = select.poll()
             self._pollers[events].register(sock, events)
+        self._poll_in = self._pollers[POLLIN].poll
         self._finalizer = weakref.finalize(self, _discard, sock, client_dir)
         self._open = True  # until close(): cheaper to ask than the finalizer
         self._record: _Record | None = None
@@ -420,11 +421,11 @@ class CmdmonSession:
         return self._count_of(report, header, datagram)
 
     @staticmethod
-    def _count_of(report: Report, header: ReplyHeader, datagram: bytes) -> int:
+    def _count_of(report: Report, header: ReplyKey, datagram: bytes) -> int:
         """The record count in a count reply."""
         layout = check_reply(report.name, header, datagram, {COUNT_LAYOUT.code: COUNT_LAYOUT})
         if layout is None:  # "no such source" as the answer to a count: a bad reply
-            raise status_error(header.status, report.name)
+            raise status_error(ReplyHeader._make(header).status, report.name)
         return int(layout.decode(datagram)[0])
 
     def request_record(self, report: Report, index: int) -> bool:
@@ -483,7 +484,7 @@ class CmdmonSession:
 
         The reader's fast path for single-record reports: no record becomes current.
         """
-        if report.record_arg is not RecordArg.NONE:
+        if report.record_arg is not _NO_ARG:
             raise ChronyError(f"{report.name} is not a single-record report")
         self._record = self._prefetched = self._single = None
         name = report.name
@@ -556,7 +557,7 @@ class CmdmonSession:
         for index in range(count):
             jobs.append(_Job(kind, index, first.record_request, encode_index(index), length))
 
-        def handle(job: _Job, header: ReplyHeader, datagram: bytes) -> None:
+        def handle(job: _Job, header: ReplyKey, datagram: bytes) -> None:
             if job.kind == _NAME:
                 record = records[job.index]
                 assert record is not None
@@ -675,7 +676,7 @@ class CmdmonSession:
 
     @staticmethod
     def _decode_record(
-        report: Report, header: ReplyHeader, datagram: bytes, address: str = ""
+        report: Report, header: ReplyKey, datagram: bytes, address: str = ""
     ) -> _Record | None:
         layout = check_reply(report.name, header, datagram, REPORT_LAYOUTS[report.name])
         if layout is None:
@@ -707,13 +708,14 @@ class CmdmonSession:
             return None
         return address
 
-    def _decode_name(self, address: bytes, header: ReplyHeader, datagram: bytes) -> str | None:
+    def _decode_name(self, address: bytes, key: ReplyKey, datagram: bytes) -> str | None:
         """The name in a source-name reply; None (never an error) when there is none.
 
         Names are remembered by address for the session: a source's configured
         name does not change while it keeps its address, and asking again would
         double the requests of every ``get_sources()``.
         """
+        header = ReplyHeader._make(key)
         if header.status in (Status.INVALID, Status.UNAUTHORISED):
             self._names = False  # chronyd before 4.0, or a closed command: stop asking
             return None
@@ -758,7 +760,7 @@ class CmdmonSession:
 
     def _exchange(
         self, command: int, data: bytes, length: int, what: str
-    ) -> tuple[ReplyHeader, bytes]:
+    ) -> tuple[ReplyKey, bytes]:
         """Send one request (resending on timeout) and return the matching reply.
 
         The common case, the first datagram read being the answer to the first
@@ -776,12 +778,12 @@ class CmdmonSession:
             sent = True
         except OSError as exc:
             sent = self._send_failed(packet, exc)
-        if sent and self._pollers[POLLIN].poll(self.timeout * 1000.0):
+        if sent and self._poll_in(self.timeout * 1000.0):
             reply = self._read_reply()
             if reply.__class__ is tuple:
-                key, datagram = reply  # type: ignore[misc]
+                key, datagram = reply
                 if key[6] == sequence and key[3] == command:
-                    return _make_header(ReplyHeader, key), datagram
+                    return key, datagram
         first = (sequence, deadline, packet, sent)
         return self._drive(self._exchange_steps(command, data, length, what, first))
 
@@ -792,7 +794,7 @@ class CmdmonSession:
         length: int,
         what: str,
         first: tuple[int, float, bytes, bool] | None = None,
-    ) -> Steps[tuple[ReplyHeader, bytes]]:
+    ) -> Steps[tuple[ReplyKey, bytes]]:
         """Steps of :meth:`_exchange`; ``first``: the first attempt, already made
         (its sequence, deadline, packet and whether it left)."""
         self._check_open()
@@ -821,11 +823,11 @@ class CmdmonSession:
                     if reply is not True:
                         key, datagram = reply
                         if key[6] in sequences and key[3] == command:
-                            return _make_header(ReplyHeader, key), datagram
+                            return key, datagram
         raise self._timeout_error(what)
 
     def _pipeline_steps(
-        self, jobs: deque[_Job], handle: Callable[[_Job, ReplyHeader, bytes], None], what: str
+        self, jobs: deque[_Job], handle: Callable[[_Job, ReplyKey, bytes], None], what: str
     ) -> Steps[None]:
         """Run ``jobs`` (which ``handle`` may extend) with a window of requests in flight.
 
@@ -870,7 +872,7 @@ class CmdmonSession:
                     for sequence in job.sequences:
                         del pending[sequence]
                     del waiting[job]
-                    handle(job, _make_header(ReplyHeader, key), datagram)
+                    handle(job, key, datagram)
                 if ready == POLLIN:
                     continue  # expiries are checked when a wait ends without a reply
             if not waiting:
@@ -927,7 +929,7 @@ class CmdmonSession:
         except OSError as again:
             raise self._io_error(again) from again
 
-    def _read_reply(self) -> tuple[tuple[Any, ...], bytes] | bool:
+    def _read_reply(self) -> tuple[ReplyKey, bytes] | bool:
         """Read one queued datagram without waiting: a reply's REPLY_KEY fields and
         bytes, True for a datagram that is not a reply, False when none is queued."""
         try:

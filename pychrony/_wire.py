@@ -24,7 +24,7 @@ import socket
 import struct
 from collections.abc import Sequence
 from enum import IntEnum
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypeAlias
 
 from . import registry as reg
 from ._errors import LibchronyError, libchrony_error, status_error
@@ -45,6 +45,7 @@ __all__ = [
     "REQUEST_START",
     "Layout",
     "ReplyHeader",
+    "ReplyKey",
     "Status",
     "address_text",
     "check_reply",
@@ -476,6 +477,9 @@ class ReplyHeader(NamedTuple):
 
 
 _unpack_key: Final = REPLY_KEY.unpack_from
+#: A reply header's REPLY_KEY items as unpacked: the engine passes these on as they
+#: are (a ReplyHeader costs a copy per reply); ``ReplyHeader._make(key)`` names them.
+ReplyKey: TypeAlias = tuple[int, int, int, int, int, int, int]
 
 
 def parse_reply_header(datagram: bytes) -> ReplyHeader | None:
@@ -509,7 +513,7 @@ def check_status(header: ReplyHeader, report: str, since: str | None = None) -> 
 
 
 def decode_reply(
-    report: str, header: ReplyHeader, datagram: bytes, layouts: dict[int, Layout]
+    report: str, header: ReplyKey, datagram: bytes, layouts: dict[int, Layout]
 ) -> tuple[Layout, tuple[Any, ...]] | None:
     """The layout and field values of a reply to a request of ``report``.
 
@@ -525,7 +529,7 @@ def decode_reply(
 
 
 def check_reply(
-    report: str, header: ReplyHeader, datagram: bytes, layouts: dict[int, Layout]
+    report: str, header: ReplyKey, datagram: bytes, layouts: dict[int, Layout]
 ) -> Layout | None:
     """The layout of a reply to a request of ``report``, its fields not decoded yet.
 
@@ -541,11 +545,11 @@ def check_reply(
             return layout
     if status == Status.NO_SUCH_SOURCE and version == _VERSION:
         return None
-    check_status(header, report, _SINCE.get(report))
+    check_status(ReplyHeader._make(header), report, _SINCE.get(report))
     layout = layouts.get(code)
     if layout is None:
         raise libchrony_error(
-            LibchronyError.NEW_SERVER, report, "reading", f"unknown reply layout {header.code}"
+            LibchronyError.NEW_SERVER, report, "reading", f"unknown reply layout {code}"
         )
     if len(datagram) != layout.length:
         raise ChronyDataError(

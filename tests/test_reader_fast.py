@@ -191,7 +191,9 @@ def test_inline_float_matches_decode_float_for_every_top_byte():
 
 def _inline_float(raw: int) -> float:
     """The generated decoders' float lines, run on their own."""
-    lines = "".join(f"    {line.format(r='raw', v='v')}\n" for line in _reader_py._FLOAT_LINES)
+    lines = "".join(
+        f"    {line.format(r='raw', v='v', t='(raw >> 24)')}\n" for line in _reader_py._FLOAT_LINES
+    )
     namespace = {"_scale": _wire.FLOAT_SCALE, "_offset": _wire.FLOAT_OFFSET}
     exec(f"def f(raw):\n{lines}    return v\n", namespace)
     return namespace["f"](raw)  # type: ignore[no-any-return]
