@@ -89,6 +89,7 @@ _unpack_key: Final = REPLY_KEY.unpack_from
 _MAX_KNOWN_NAMES: Final = 4096
 
 _NO_ARG: Final = RecordArg.NONE  # a global: faster to load than an enum member
+_INDEX_LENGTH: Final = len(encode_index(0))
 _SOURCES: Final = reg.SOURCES
 _SOURCESTATS: Final = reg.SOURCESTATS
 _COUNT_WHAT: Final = "the number of sources"
@@ -331,13 +332,19 @@ class _Job:
     __slots__ = ("address", "attempt", "command", "data", "index", "kind", "pack", "sequences")
 
     def __init__(
-        self, kind: int, index: int, command: int, data: bytes, length: int, address: str = ""
+        self,
+        kind: int,
+        index: int,
+        command: int,
+        data: bytes,
+        pack: Callable[..., bytes],
+        address: str = "",
     ) -> None:
         self.kind = kind
         self.index = index
         self.command = command
         self.data = data
-        self.pack = request_struct(length, len(data)).pack
+        self.pack = pack  # request_struct(length, len(data)).pack
         self.address = address
         self.attempt = 0
         self.sequences: list[int] = []
@@ -501,7 +508,7 @@ class CmdmonSession:
         The reader's fast path (:mod:`pychrony._reader_py`) turns it into a
         dataclass in one pass instead of calling the typed getters field by field.
         """
-        record = self._current()
+        record = self._record or self._current()
         return record.layout.code, record.datagram
 
     # -- NamingSession --------------------------------------------------------
@@ -512,7 +519,7 @@ class CmdmonSession:
         None for refclocks, for a chronyd that does not tell, and for records of
         other reports. Asked of chronyd unless :meth:`prefetch` already did.
         """
-        record = self._current()
+        record = self._record or self._current()
         if not record.named:
             self._drive(self._name_steps(record))
         return record.name
@@ -553,9 +560,10 @@ class CmdmonSession:
         jobs: deque[_Job] = deque()
         first = _SOURCESTATS if report.record_arg is RecordArg.ADDRESS else report
         kind = _STATS if report.record_arg is RecordArg.ADDRESS else _RECORD
-        length = _REQUEST_LENGTHS[first.name]
-        for index in range(count):
-            jobs.append(_Job(kind, index, first.record_request, encode_index(index), length))
+        pack = request_struct(_REQUEST_LENGTHS[first.name], _INDEX_LENGTH).pack
+        command = first.record_request
+        jobs.extend(_Job(kind, i, command, encode_index(i), pack) for i in range(count))
+        layouts = REPORT_LAYOUTS[report.name]
 
         def handle(job: _Job, header: ReplyKey, datagram: bytes) -> None:
             if job.kind == _NAME:
@@ -570,16 +578,19 @@ class CmdmonSession:
                     records[job.index] = None
                 else:
                     command, length = report.record_request, _REQUEST_LENGTHS[report.name]
-                    jobs.append(_Job(_RECORD, job.index, command, found[0], length, found[1]))
+                    pack = request_struct(length, len(found[0])).pack
+                    jobs.append(_Job(_RECORD, job.index, command, found[0], pack, found[1]))
                 return
-            record = self._decode_record(report, header, datagram, job.address)
+            # _decode_record(), inlined
+            layout = check_reply(report.name, header, datagram, layouts)
+            record = None if layout is None else _Record(layout, datagram, job.address)
             records[job.index] = record
             if record is not None and report is _SOURCES:
                 record.named = True
                 address = self._name_address(record)
                 if address is not None:
-                    command, length = reg.SOURCE_NAME_REQUEST, NAME_REQUEST_LENGTH
-                    jobs.append(_Job(_NAME, job.index, command, address, length))
+                    pack = request_struct(NAME_REQUEST_LENGTH, len(address)).pack
+                    jobs.append(_Job(_NAME, job.index, reg.SOURCE_NAME_REQUEST, address, pack))
 
         yield from self._pipeline_steps(jobs, handle, report.name)
         self._prefetched = (report, records)

@@ -71,9 +71,22 @@ def read_records(session: Session, report: Report) -> list[Any]:
         if prefetch is not None:
             prefetch(report, count)
     out = []
+    # _build, inlined: per record, no getattr of the hook nor a call of its own.
+    current_reply = getattr(session, "current_reply", None)
+    decoders = _decoders[report.name]
+    request_record = session.request_record
     for index in range(count):
-        if session.request_record(report, index):
-            out.append(_build(session, report))
+        if not request_record(report, index):
+            continue
+        if current_reply is not None:
+            code, datagram = current_reply()
+            decoder = decoders.get(code, _NOT_COMPILED)
+            if decoder is _NOT_COMPILED:
+                decoder = _decoder(report, code)
+            if decoder is not None:
+                out.append(decoder(datagram, session))
+                continue
+        out.append(_build_generic(session, report))
     return out
 
 
@@ -370,7 +383,6 @@ class _Generator:
             "_unknown": _unknown_error,
             "_nsec": _nsec_error,
             "_flag": _flag,
-            "_source_name": _source_name,
         }
         self.refclock = SourceMode.REFCLOCK.value
         #: Raw item of the source mode that tells a refclock's slot (sources).
@@ -433,7 +445,9 @@ class _Generator:
                 if source.conv is Conv.REQUEST_ADDRESS:
                     body.append(f"    {value} = session.request_address()")
                 elif source.conv is Conv.SOURCE_NAME:
-                    body.append(f"    {value} = _source_name(session)")
+                    # _source_name(), inlined
+                    body.append('    hook = getattr(session, "source_name", None)')
+                    body.append(f"    {value} = hook() if hook is not None else None")
                 elif source.conv is Conv.REFID_NAME:
                     refid = report.field(source.source)
                     at = names.get(refid.name, names.get(refid.alt_name or "", -1))
