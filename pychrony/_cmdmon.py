@@ -57,6 +57,7 @@ from .exceptions import (
     ChronyPermissionError,
     ChronyTimeoutError,
 )
+from .models import SourceMode
 from .registry import RecordArg, Report
 
 __all__ = ["POLLIN", "POLLOUT", "WINDOW", "CmdmonSession", "Steps", "Wait", "open_session"]
@@ -89,7 +90,12 @@ _unpack_key: Final = REPLY_KEY.unpack_from
 _MAX_KNOWN_NAMES: Final = 4096
 
 _NO_ARG: Final = RecordArg.NONE  # a global: faster to load than an enum member
-_INDEX_LENGTH: Final = len(encode_index(0))
+#: Request data of the first records, encoded once.
+_INDEXES: Final = tuple(encode_index(i) for i in range(256))
+_INDEX_LENGTH: Final = len(_INDEXES[0])
+_ADDRESS_SLOT: Final = reg.Wire.ADDRESS.size  # IPAddr: 16 bytes, family, padding
+_REFCLOCK_MODE: Final = SourceMode.REFCLOCK.value
+_UNKNOWN: Any = object()
 _SOURCES: Final = reg.SOURCES
 _SOURCESTATS: Final = reg.SOURCESTATS
 _COUNT_WHAT: Final = "the number of sources"
@@ -562,7 +568,9 @@ class CmdmonSession:
         kind = _STATS if report.record_arg is RecordArg.ADDRESS else _RECORD
         pack = request_struct(_REQUEST_LENGTHS[first.name], _INDEX_LENGTH).pack
         command = first.record_request
-        jobs.extend(_Job(kind, i, command, encode_index(i), pack) for i in range(count))
+        for index in range(count):
+            data = _INDEXES[index] if index < len(_INDEXES) else encode_index(index)
+            jobs.append(_Job(kind, index, command, data, pack))
         layouts = REPORT_LAYOUTS[report.name]
 
         def handle(job: _Job, header: ReplyKey, datagram: bytes) -> None:
@@ -708,15 +716,22 @@ class CmdmonSession:
         """Raw address to ask a sources record's name by; None when there is none
         to ask (a refclock, a chronyd without names) or it is known already."""
         layout = record.layout
-        if self._names is False or layout.report != _SOURCES.name:
+        slot = layout.name_slot
+        if slot is None or self._names is False:
             return None
-        address = layout.source_address(record.datagram, "address")
+        datagram = record.datagram
+        start, mode = slot
+        if datagram[mode + 1] == _REFCLOCK_MODE and not datagram[mode]:
+            return None  # a refclock: the slot holds its reference ID
+        # Known addresses (by their raw slot) first: only ever addresses that
+        # source_address() gave, so that check need not run again for them.
+        name = self._known_names.get(datagram[start : start + _ADDRESS_SLOT], _UNKNOWN)
+        if name is not _UNKNOWN:
+            record.name = name
+            return None
+        address = layout.source_address(datagram, "address")
         if address is None:
-            return None  # a refclock (reference ID) or an unspecified address
-        known = self._known_names
-        if address in known:
-            record.name = known[address]
-            return None
+            return None  # an unspecified address
         return address
 
     def _decode_name(self, address: bytes, key: ReplyKey, datagram: bytes) -> str | None:
@@ -913,8 +928,14 @@ class CmdmonSession:
         pending[sequence] = job
         job.sequences.append(sequence)
         packet = job.pack(REQUEST_START, job.command, job.attempt, sequence, job.data)
-        if unsent or not self._send_now(packet):
+        if unsent:
             unsent.append((job, packet))
+            return
+        try:  # _send_now(), inlined: once per record
+            self._sock.send(packet)
+        except OSError as exc:
+            if not self._send_failed(packet, exc):
+                unsent.append((job, packet))
 
     def _send_now(self, packet: bytes) -> bool:
         """Send ``packet`` if chronyd's queue has room (False when it is full)."""

@@ -283,6 +283,7 @@ class Layout:
         "code",
         "index",
         "length",
+        "name_slot",
         "offsets",
         "positions",
         "report",
@@ -321,6 +322,11 @@ class Layout:
         self._mode_offset = mode_offset
         if any(op == _ADDRESS_OR_REFID for op, _ in ops) and mode_raw < 0:
             raise AssertionError(f"{report}: an address-or-refid slot needs a mode field")
+        #: sources: byte offsets of the address slot a name is asked by and of the
+        #: mode that says it holds a refclock's reference ID; None for other reports.
+        self.name_slot: tuple[int, int] | None = None
+        if report == reg.SOURCES.name and "address" in self.offsets and mode_offset >= 0:
+            self.name_slot = (self.offsets["address"], mode_offset)
 
     def __repr__(self) -> str:
         return f"<Layout {self.report} reply {self.code}, {self.length} bytes>"
