@@ -27,6 +27,7 @@ from pychrony.exceptions import (
     ChronyPermissionError,
     ChronyTimeoutError,
 )
+from pychrony.models import SourceMode
 from pychrony.registry import REPORTS_BY_NAME
 
 SOURCES = REPORTS_BY_NAME["sources"]
@@ -194,6 +195,26 @@ def test_names_are_asked_once_per_address(tmp_path):
         assert sum(r.command == reg.SOURCE_NAME_REQUEST for r in fake.requests) == 6
         assert conn.get_sources() == first
         assert sum(r.command == reg.SOURCE_NAME_REQUEST for r in fake.requests) == 6
+
+
+def test_refclock_never_gets_the_name_of_an_address_equal_to_its_reference_id(tmp_path):
+    """A refclock's slot holds its reference ID as an IPv4 address: 192.0.2.1 here,
+    the address of source 0, whose name is known (by raw slot) from the first read."""
+    inner = default_responder(Sources(count=2, refclocks=frozenset({1})))
+
+    def respond(request: Request) -> list[bytes]:
+        replies = inner(request)
+        if request.command == reg.SOURCES.record_request and request.index == 1:
+            start = reg.RESPONSE_HEADER_LEN  # the slot's first 4 bytes: "GPS\0"
+            replies = [r[:start] + bytes([192, 0, 2, 1]) + r[start + 4 :] for r in replies]
+        return replies
+
+    with fake_chronyd(tmp_path, respond=respond) as fake, connect(fake) as conn:
+        for _ in range(2):
+            ntp, refclock = conn.get_sources()
+            assert ntp.name == "ntp-192.0.2.1.example.org"
+            assert (refclock.address, refclock.name) == ("192.0.2.1", None)
+            assert refclock.mode is SourceMode.REFCLOCK
 
 
 def test_single_record_reports_cost_one_request(tmp_path):
