@@ -335,7 +335,7 @@ _RECORD, _STATS, _NAME = range(3)
 class _Job:
     """One request of a pipelined prefetch and its resends."""
 
-    __slots__ = ("address", "attempt", "command", "data", "index", "kind", "pack", "sequences")
+    __slots__ = ("address", "attempt", "command", "data", "index", "kind", "pack")
 
     def __init__(
         self,
@@ -353,7 +353,6 @@ class _Job:
         self.pack = pack  # request_struct(length, len(data)).pack
         self.address = address
         self.attempt = 0
-        self.sequences: list[int] = []
 
 
 class CmdmonSession:
@@ -864,7 +863,7 @@ class CmdmonSession:
         self._check_open()
         timeout, window = self.timeout, self.window
         reads = 2 * window  # per wake-up: a flood cannot hold the loop past an expiry
-        pending: dict[int, _Job] = {}  # every sequence sent for a job still waiting
+        pending: dict[int, _Job] = {}  # every sequence sent, and its job
         # Jobs in flight and their expiry, in the order they expire: every job is
         # (re)sent with the same timeout and appended, so the first one expires first.
         waiting: dict[_Job, float] = {}
@@ -893,11 +892,10 @@ class CmdmonSession:
                         continue
                     key, datagram = reply
                     job = pending.get(key[6])  # type: ignore[assignment]
-                    if job is None or key[3] != job.command:
+                    # A job no longer waiting was answered already (a late reply
+                    # to one of its earlier attempts): its sequences stay pending.
+                    if job is None or key[3] != job.command or waiting.pop(job, None) is None:
                         continue
-                    for sequence in job.sequences:
-                        del pending[sequence]
-                    del waiting[job]
                     handle(job, key, datagram)
                 if ready == POLLIN:
                     continue  # expiries are checked when a wait ends without a reply
@@ -926,7 +924,6 @@ class CmdmonSession:
         while sequence in pending:
             sequence = getrandbits(32)
         pending[sequence] = job
-        job.sequences.append(sequence)
         packet = job.pack(REQUEST_START, job.command, job.attempt, sequence, job.data)
         if unsent:
             unsent.append((job, packet))
