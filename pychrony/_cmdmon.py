@@ -305,14 +305,17 @@ def _unix_window() -> int:
 class _Record:
     """A checked reply and what the session knows besides its fields.
 
+    Also a one-record view for the reader (:meth:`CmdmonSession.records_of`):
+    the session's typed getters, ``request_address()`` and ``source_name()``.
     Its fields are decoded only when a getter asks (:attr:`values`): the reader
-    builds dataclasses from :attr:`datagram` directly (:meth:`CmdmonSession.current_reply`).
+    builds dataclasses from :attr:`datagram` directly.
     """
 
-    __slots__ = ("_values", "address", "datagram", "layout", "name", "named")
+    __slots__ = ("_values", "address", "code", "datagram", "layout", "name", "named")
 
     def __init__(self, layout: Layout, datagram: bytes, address: str = "") -> None:
         self.layout = layout
+        self.code = layout.code  # the reply code: which layout
         self.datagram = datagram
         self.address = address  # the address it was requested by (ntpdata, authdata)
         self.name: str | None = None
@@ -326,6 +329,47 @@ class _Record:
         if values is None:
             values = self._values = self.layout.decode(self.datagram)
         return values
+
+    def response_code(self) -> int:
+        """Reply code (its layout)."""
+        return self.code
+
+    def field_index(self, name: str) -> int:
+        """Index of field ``name``, or -1."""
+        return self.layout.index.get(name, -1)
+
+    def get_uinteger(self, index: int) -> int:
+        """Unsigned integer field (0 for a field of another type, as libchrony)."""
+        value = self.values[index]
+        return value if value.__class__ is int else 0
+
+    def get_integer(self, index: int) -> int:
+        """Signed integer field (0 for a field of another type)."""
+        value = self.values[index]
+        return value if value.__class__ is int else 0
+
+    def get_float(self, index: int) -> float:
+        """Floating-point field (NaN for a field of another type)."""
+        value = self.values[index]
+        return value if value.__class__ is float else float("nan")
+
+    def get_timespec(self, index: int) -> tuple[int, int]:
+        """Timespec field as (seconds, nanoseconds); (0, 0) for another type."""
+        value = self.values[index]
+        return value if value.__class__ is tuple else (0, 0)
+
+    def get_string(self, index: int) -> str | None:
+        """Address field as text; None when unspecified or not an address."""
+        value = self.values[index]
+        return value if value.__class__ is str else None
+
+    def request_address(self) -> str:
+        """Address the record was requested by (ntpdata, authdata), else ""."""
+        return self.address
+
+    def source_name(self) -> str | None:
+        """The name the session asked for (sources records it hands out are asked)."""
+        return self.name
 
 
 # What a prefetch reply is: a record, a sourcestats record giving an address, a name.
@@ -455,40 +499,54 @@ class CmdmonSession:
 
     def response_code(self) -> int:
         """Reply code of the current record (its layout)."""
-        return self._current().layout.code
+        return self._current().code
 
     def field_index(self, name: str) -> int:
         """Index of field ``name`` in the current record, or -1."""
-        return self._current().layout.index.get(name, -1)
+        return self._current().field_index(name)
 
     def get_uinteger(self, index: int) -> int:
         """Unsigned integer field (0 for a field of another type, as libchrony)."""
-        value = self._current().values[index]
-        return value if value.__class__ is int else 0
+        return self._current().get_uinteger(index)
 
     def get_integer(self, index: int) -> int:
         """Signed integer field (0 for a field of another type)."""
-        value = self._current().values[index]
-        return value if value.__class__ is int else 0
+        return self._current().get_integer(index)
 
     def get_float(self, index: int) -> float:
         """Floating-point field (NaN for a field of another type)."""
-        value = self._current().values[index]
-        return value if value.__class__ is float else float("nan")
+        return self._current().get_float(index)
 
     def get_timespec(self, index: int) -> tuple[int, int]:
         """Timespec field as (seconds, nanoseconds); (0, 0) for another type."""
-        value = self._current().values[index]
-        return value if value.__class__ is tuple else (0, 0)
+        return self._current().get_timespec(index)
 
     def get_string(self, index: int) -> str | None:
         """Address field as text; None when unspecified or not an address."""
-        value = self._current().values[index]
-        return value if value.__class__ is str else None
+        return self._current().get_string(index)
 
     def request_address(self) -> str:
         """Address the current record was requested by (ntpdata, authdata), else ""."""
         return self._current().address
+
+    def records_of(self, report: Report, count: int) -> list[_Record | None]:
+        """Records ``0..count-1`` of ``report``, for the reader's fast path: each a
+        view with the typed getters (None: a record without data), sources
+        records with their names asked. Taken from :meth:`prefetch` where it
+        fetched them, else fetched one by one; no record becomes current.
+        """
+        prefetched = self._prefetched
+        records = prefetched[1] if prefetched is not None and prefetched[0] is report else {}
+        self._record = self._prefetched = self._single = None
+        out: list[_Record | None] = []
+        for index in range(count):
+            record = records.pop(index, _UNKNOWN)
+            if record is _UNKNOWN:
+                record = self._fetch(report, index)
+            if record is not None and not record.named and report is _SOURCES:
+                self._drive(self._name_steps(record))
+            out.append(record)
+        return out
 
     def single_reply(self, report: Report) -> tuple[int, bytes] | None:
         """The reply to a single-record report's request, checked but not decoded:

@@ -70,23 +70,31 @@ def read_records(session: Session, report: Report) -> list[Any]:
         prefetch = getattr(session, "prefetch", None)
         if prefetch is not None:
             prefetch(report, count)
+    records_of = getattr(session, "records_of", None)
+    if records_of is not None:  # the fast path (CmdmonSession): each record a view
+        return _decode_records(records_of(report, count), report)
     out = []
-    # _build, inlined: per record, no getattr of the hook nor a call of its own.
-    current_reply = getattr(session, "current_reply", None)
-    decoders = _decoders[report.name]
-    request_record = session.request_record
     for index in range(count):
-        if not request_record(report, index):
+        if session.request_record(report, index):
+            out.append(_build(session, report))
+    return out
+
+
+def _decode_records(records: list[Any], report: Report) -> list[Any]:
+    """Dataclasses of records that each offer the session's getters, ``code`` and
+    ``datagram`` (None: a record without data, skipped)."""
+    out = []
+    decoders = _decoders[report.name]
+    for record in records:
+        if record is None:
             continue
-        if current_reply is not None:
-            code, datagram = current_reply()
-            decoder = decoders.get(code, _NOT_COMPILED)
-            if decoder is _NOT_COMPILED:
-                decoder = _decoder(report, code)
-            if decoder is not None:
-                out.append(decoder(datagram, session))
-                continue
-        out.append(_build_generic(session, report))
+        decoder = decoders.get(record.code, _NOT_COMPILED)
+        if decoder is _NOT_COMPILED:
+            decoder = _decoder(report, record.code)
+        if decoder is not None:
+            out.append(decoder(record.datagram, record))
+        else:
+            out.append(_build_generic(record, report))
     return out
 
 

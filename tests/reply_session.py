@@ -84,14 +84,18 @@ class ReplySession:
         pass
 
 
+#: The hooks by which pychrony._reader_py takes its fast paths.
+FAST_PATH_HOOKS = frozenset({"current_reply", "single_reply", "records_of"})
+
+
 class GenericView:
-    """Any session without its ``current_reply``: the reader takes the generic path."""
+    """Any session without its fast-path hooks: the reader takes the generic path."""
 
     def __init__(self, session: Any) -> None:
         self._session = session
 
     def __getattr__(self, name: str) -> Any:
-        if name == "current_reply":
+        if name in FAST_PATH_HOOKS:
             raise AttributeError(name)
         return getattr(self._session, name)
 

@@ -15,7 +15,13 @@ import pytest
 from cmdmon_fake import Sources, fake_chronyd
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reply_session import GenericView, ReplySession, reply, scripted_replies
+from reply_session import (
+    FAST_PATH_HOOKS,
+    GenericView,
+    ReplySession,
+    reply,
+    scripted_replies,
+)
 
 from pychrony import ChronyConnection, _reader_py, _wire
 from pychrony import registry as reg
@@ -207,7 +213,8 @@ def test_real_session_paths_agree(tmp_path):
         ChronyConnection(fake.address, backend="python") as conn,
     ):
         session = conn._session
-        assert hasattr(session, "current_reply")
+        assert all(hasattr(session, hook) for hook in FAST_PATH_HOOKS)
+        assert not any(hasattr(GenericView(session), hook) for hook in FAST_PATH_HOOKS)
         for report in REPORTS:
             fast = outcome(session, report)
             generic = outcome(GenericView(session), report)
