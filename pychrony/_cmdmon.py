@@ -548,9 +548,10 @@ class CmdmonSession:
             out.append(record)
         return out
 
-    def single_reply(self, report: Report) -> tuple[int, bytes] | None:
+    def single_reply(self, report: Report) -> tuple[Layout, bytes] | None:
         """The reply to a single-record report's request, checked but not decoded:
-        its reply code and datagram; None when chronyd has no data.
+        its layout (``.code``: the reply code) and datagram; None when chronyd has
+        no data.
 
         The reader's fast path for single-record reports: no record becomes current.
         """
@@ -562,8 +563,8 @@ class CmdmonSession:
         layout = check_reply(name, header, datagram, REPORT_LAYOUTS[name])
         if layout is None:
             return None
-        self._single = (layout, datagram)
-        return layout.code, datagram
+        single = self._single = (layout, datagram)
+        return single
 
     def current_reply(self) -> tuple[int, bytes]:
         """The current record's reply code and whole datagram, checked but not decoded.
@@ -862,10 +863,22 @@ class CmdmonSession:
         except OSError as exc:
             sent = self._send_failed(packet, exc)
         if sent and self._poll_in(self.timeout * 1000.0):
-            reply = self._read_reply()
-            if reply.__class__ is tuple:
-                key, datagram = reply
-                if key[6] == sequence and key[3] == command:
+            # _read_reply(), inlined for this one datagram (the hot path of every
+            # single-record read); what it does not accept is left to the steps.
+            try:
+                datagram = sock.recv(_RECV_SIZE)
+            except BlockingIOError:
+                datagram = b""
+            except OSError as exc:
+                raise self._io_error(exc) from exc
+            if _HEADER_LEN <= len(datagram) < _RECV_SIZE:
+                key = _unpack_key(datagram)
+                if (
+                    key[6] == sequence
+                    and key[3] == command
+                    and key[1] == PKT_TYPE_REPLY
+                    and not key[2]
+                ):
                     return key, datagram
         first = (sequence, deadline, packet, sent)
         return self._drive(self._exchange_steps(command, data, length, what, first))

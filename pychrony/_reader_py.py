@@ -105,10 +105,10 @@ def read_one(session: Session, report: Report) -> Any:
         reply = single_reply(report)
         if reply is None:
             raise ChronyDataError(f"{report.name}: chronyd sent an empty record")
-        code, datagram = reply
-        decoder = _decoders[report.name].get(code, _NOT_COMPILED)
+        layout, datagram = reply
+        decoder = _decoders[report.name].get(layout.code, _NOT_COMPILED)
         if decoder is _NOT_COMPILED:
-            decoder = _decoder(report, code)
+            decoder = _decoder(report, layout.code)
         if decoder is not None:
             return decoder(datagram, session)
         return _build_generic(session, report)  # the reply is the current record
