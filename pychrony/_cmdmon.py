@@ -311,11 +311,10 @@ class _Record:
     builds dataclasses from :attr:`datagram` directly.
     """
 
-    __slots__ = ("_values", "address", "code", "datagram", "layout", "name", "named")
+    __slots__ = ("_values", "address", "datagram", "layout", "name", "named")
 
     def __init__(self, layout: Layout, datagram: bytes, address: str = "") -> None:
         self.layout = layout
-        self.code = layout.code  # the reply code: which layout
         self.datagram = datagram
         self.address = address  # the address it was requested by (ntpdata, authdata)
         self.name: str | None = None
@@ -332,7 +331,7 @@ class _Record:
 
     def response_code(self) -> int:
         """Reply code (its layout)."""
-        return self.code
+        return self.layout.code
 
     def field_index(self, name: str) -> int:
         """Index of field ``name``, or -1."""
@@ -499,7 +498,7 @@ class CmdmonSession:
 
     def response_code(self) -> int:
         """Reply code of the current record (its layout)."""
-        return self._current().code
+        return self._current().layout.code
 
     def field_index(self, name: str) -> int:
         """Index of field ``name`` in the current record, or -1."""
@@ -647,7 +646,7 @@ class CmdmonSession:
                     pack = request_struct(length, len(found[0])).pack
                     jobs.append(_Job(_RECORD, job.index, command, found[0], pack, found[1]))
                 return
-            # _decode_record(), inlined
+            # _decode_record(), inlined (~800 instructions per record less)
             layout = check_reply(report.name, header, datagram, layouts)
             record = None if layout is None else _Record(layout, datagram, job.address)
             records[job.index] = record
@@ -863,22 +862,10 @@ class CmdmonSession:
         except OSError as exc:
             sent = self._send_failed(packet, exc)
         if sent and self._poll_in(self.timeout * 1000.0):
-            # _read_reply(), inlined for this one datagram (the hot path of every
-            # single-record read); what it does not accept is left to the steps.
-            try:
-                datagram = sock.recv(_RECV_SIZE)
-            except BlockingIOError:
-                datagram = b""
-            except OSError as exc:
-                raise self._io_error(exc) from exc
-            if _HEADER_LEN <= len(datagram) < _RECV_SIZE:
-                key = _unpack_key(datagram)
-                if (
-                    key[6] == sequence
-                    and key[3] == command
-                    and key[1] == PKT_TYPE_REPLY
-                    and not key[2]
-                ):
+            reply = self._read_reply()
+            if reply.__class__ is tuple:
+                key, datagram = reply
+                if key[6] == sequence and key[3] == command:
                     return key, datagram
         first = (sequence, deadline, packet, sent)
         return self._drive(self._exchange_steps(command, data, length, what, first))
@@ -999,11 +986,8 @@ class CmdmonSession:
         if unsent:
             unsent.append((job, packet))
             return
-        try:  # _send_now(), inlined: once per record
-            self._sock.send(packet)
-        except OSError as exc:
-            if not self._send_failed(packet, exc):
-                unsent.append((job, packet))
+        if not self._send_now(packet):
+            unsent.append((job, packet))
 
     def _send_now(self, packet: bytes) -> bool:
         """Send ``packet`` if chronyd's queue has room (False when it is full)."""

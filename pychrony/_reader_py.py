@@ -81,16 +81,17 @@ def read_records(session: Session, report: Report) -> list[Any]:
 
 
 def _decode_records(records: list[Any], report: Report) -> list[Any]:
-    """Dataclasses of records that each offer the session's getters, ``code`` and
+    """Dataclasses of records that each offer the session's getters, ``layout`` and
     ``datagram`` (None: a record without data, skipped)."""
     out = []
     decoders = _decoders[report.name]
     for record in records:
         if record is None:
             continue
-        decoder = decoders.get(record.code, _NOT_COMPILED)
+        code = record.layout.code
+        decoder = decoders.get(code, _NOT_COMPILED)
         if decoder is _NOT_COMPILED:
-            decoder = _decoder(report, record.code)
+            decoder = _decoder(report, code)
         if decoder is not None:
             out.append(decoder(record.datagram, record))
         else:

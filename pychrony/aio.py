@@ -17,7 +17,14 @@ from time import monotonic
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .connection import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, Backend, ChronyConnection, find_report
+from .connection import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_TIMEOUT,
+    Backend,
+    ChronyConnection,
+    describe_getters,
+    find_report,
+)
 from .exceptions import ChronyConnectionError
 from .models import (
     Activity,
@@ -37,6 +44,7 @@ __all__ = ["AsyncChronyConnection"]
 _T = TypeVar("_T")
 
 
+@describe_getters
 class AsyncChronyConnection:
     """A connection to chronyd for asyncio code: ``ChronyConnection``'s methods, awaitable.
 
@@ -132,43 +140,33 @@ class AsyncChronyConnection:
             return self._conn.read_with(session, report)
 
     async def get_tracking(self) -> TrackingStatus:
-        """System clock tracking status."""
         return await self.report("tracking")  # type: ignore[no-any-return]
 
     async def get_sources(self) -> list[Source]:
-        """All time sources."""
         return await self.report("sources")  # type: ignore[no-any-return]
 
     async def get_source_stats(self) -> list[SourceStats]:
-        """Statistics of every source."""
         return await self.report("sourcestats")  # type: ignore[no-any-return]
 
     async def get_select_data(self) -> list[SelectData]:
-        """Source selection details."""
         return await self.report("selectdata")  # type: ignore[no-any-return]
 
     async def get_ntp_data(self) -> list[NTPData]:
-        """Last NTP exchange with each NTP source (refclocks have none)."""
         return await self.report("ntpdata")  # type: ignore[no-any-return]
 
     async def get_server_stats(self) -> ServerStats:
-        """NTP and command server counters."""
         return await self.report("serverstats")  # type: ignore[no-any-return]
 
     async def get_activity(self) -> Activity:
-        """Source activity counts."""
         return await self.report("activity")  # type: ignore[no-any-return]
 
     async def get_auth_data(self) -> list[AuthData]:
-        """Authentication of each NTP source."""
         return await self.report("authdata")  # type: ignore[no-any-return]
 
     async def get_rtc_data(self) -> RTCData | None:
-        """RTC tracking, or None when chronyd does not track the RTC."""
         return await self.report("rtcdata")  # type: ignore[no-any-return]
 
     async def get_smoothing(self) -> Smoothing:
-        """Time smoothing state."""
         return await self.report("smoothing")  # type: ignore[no-any-return]
 
 

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from . import _backend, _reader_py
 from ._session import Session
@@ -24,7 +24,7 @@ from .models import (
     SourceStats,
     TrackingStatus,
 )
-from .registry import REPORTS_BY_NAME, Report
+from .registry import REPORTS, REPORTS_BY_NAME, Report
 
 __all__ = [
     "DEFAULT_ATTEMPTS",
@@ -32,10 +32,12 @@ __all__ = [
     "Backend",
     "ChronyConnection",
     "ReportMethods",
+    "describe_getters",
     "find_report",
 ]
 
 Backend = Literal["auto", "native", "python"]
+_C = TypeVar("_C")
 
 #: Seconds to wait for each reply before resending.
 DEFAULT_TIMEOUT = 1.0
@@ -71,6 +73,14 @@ def find_report(name: str) -> Report:
         raise ChronyError(f"Unknown report {name!r}; known: {', '.join(REPORTS_BY_NAME)}") from None
 
 
+def describe_getters(cls: type[_C]) -> type[_C]:
+    """Give the report getters of ``cls`` the registry's descriptions as docstrings."""
+    for report in REPORTS:
+        getattr(cls, report.getter).__doc__ = report.description
+    return cls
+
+
+@describe_getters
 class ReportMethods:
     """``get_tracking()`` & co. over ``report(name)`` (registry: ``Report.getter``)."""
 
@@ -79,43 +89,33 @@ class ReportMethods:
         raise NotImplementedError
 
     def get_tracking(self) -> TrackingStatus:
-        """System clock tracking status."""
         return self.report("tracking")  # type: ignore[no-any-return]
 
     def get_sources(self) -> list[Source]:
-        """All time sources."""
         return self.report("sources")  # type: ignore[no-any-return]
 
     def get_source_stats(self) -> list[SourceStats]:
-        """Statistics of every source."""
         return self.report("sourcestats")  # type: ignore[no-any-return]
 
     def get_select_data(self) -> list[SelectData]:
-        """Source selection details."""
         return self.report("selectdata")  # type: ignore[no-any-return]
 
     def get_ntp_data(self) -> list[NTPData]:
-        """Last NTP exchange with each NTP source (refclocks have none)."""
         return self.report("ntpdata")  # type: ignore[no-any-return]
 
     def get_server_stats(self) -> ServerStats:
-        """NTP and command server counters."""
         return self.report("serverstats")  # type: ignore[no-any-return]
 
     def get_activity(self) -> Activity:
-        """Source activity counts."""
         return self.report("activity")  # type: ignore[no-any-return]
 
     def get_auth_data(self) -> list[AuthData]:
-        """Authentication of each NTP source."""
         return self.report("authdata")  # type: ignore[no-any-return]
 
     def get_rtc_data(self) -> RTCData | None:
-        """RTC tracking, or None when chronyd does not track the RTC."""
         return self.report("rtcdata")  # type: ignore[no-any-return]
 
     def get_smoothing(self) -> Smoothing:
-        """Time smoothing state."""
         return self.report("smoothing")  # type: ignore[no-any-return]
 
 

@@ -7,6 +7,7 @@ import asyncio
 import inspect
 import itertools
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,12 @@ def test_every_report_has_a_getter_on_every_connection_class():
         for cls in (ChronyConnection, ChronyConnectionPool, AsyncChronyConnection):
             assert callable(getattr(cls, report.getter)), (cls, report.getter)
         assert inspect.iscoroutinefunction(getattr(AsyncChronyConnection, report.getter))
+
+
+def test_getters_are_described_by_the_registry():
+    for report in REPORTS:
+        for cls in (ChronyConnection, ChronyConnectionPool, AsyncChronyConnection):
+            assert getattr(cls, report.getter).__doc__ == report.description, cls
 
 
 async def heartbeat(beats: list[float], stop: asyncio.Event) -> None:
@@ -94,20 +101,25 @@ def test_python_backend_reads_every_report_like_the_blocking_one(tmp_path):
         ]
 
 
+def read_at_once(connect: Callable[[], AsyncChronyConnection]) -> list[Any]:
+    """1000 reports (every kind in turn) over 4 connections, all awaited at once."""
+
+    async def main() -> list[Any]:
+        conns = [connect() for _ in range(4)]
+        calls = [conns[i % 4].report(NAMES[(i // 4) % len(NAMES)]) for i in range(1000)]
+        try:
+            return await asyncio.gather(*calls)
+        finally:
+            for conn in conns:
+                conn.close()
+
+    return asyncio.run(main())
+
+
 @pytest.mark.parametrize("udp", [False, True], ids=["unix", "udp"])
 def test_many_coroutines_over_few_connections(tmp_path, udp):
     with fake_chronyd(tmp_path, udp=udp, sources=Sources(count=3)) as fake:
-
-        async def main() -> list[Any]:
-            conns = [AsyncChronyConnection(fake.address, backend="python") for _ in range(4)]
-            calls = [conns[i % 4].report(NAMES[(i // 4) % len(NAMES)]) for i in range(1000)]
-            try:
-                return await asyncio.gather(*calls)
-            finally:
-                for conn in conns:
-                    conn.close()
-
-        results = asyncio.run(main())
+        results = read_at_once(lambda: AsyncChronyConnection(fake.address, backend="python"))
         check_not_crossed(results, sources=3, stratum=2)
 
 
@@ -241,16 +253,7 @@ def test_native_backend_reads_every_report_like_the_blocking_one(double):
 
 @pytest.mark.c_extension
 def test_native_many_coroutines_over_few_connections(double):
-    async def main() -> list[Any]:
-        conns = [AsyncChronyConnection(double(), backend="native") for _ in range(4)]
-        calls = [conns[i % 4].report(NAMES[(i // 4) % len(NAMES)]) for i in range(1000)]
-        try:
-            return await asyncio.gather(*calls)
-        finally:
-            for conn in conns:
-                conn.close()
-
-    results = asyncio.run(main())
+    results = read_at_once(lambda: AsyncChronyConnection(double(), backend="native"))
     check_not_crossed(
         results, sources=len(SCENARIO_MULTI_SOURCE.sources), stratum=SCENARIO_MULTI_SOURCE.stratum
     )

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 import pytest
-from cmdmon_fake import Sources, fake_chronyd
+from cmdmon_fake import Sources, fake_chronyd, record_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reply_session import (
@@ -27,7 +27,7 @@ from pychrony import ChronyConnection, _reader_py, _wire
 from pychrony import registry as reg
 from pychrony.exceptions import ChronyDataError, ChronyError
 from pychrony.models import SourceMode
-from pychrony.registry import REPORTS, Report, Response, Wire
+from pychrony.registry import REPORTS, Report, Wire
 from pychrony.testing import SCENARIOS, replace_field, scripted_state
 
 LAYOUTS = [(report, response) for report in REPORTS for response in report.responses]
@@ -95,7 +95,7 @@ BAD = [
     ids=[f"{r.name}-{resp.code}-{f.name}-{v!r}" for r, resp, f, v in BAD],
 )
 def test_paths_agree_on_bad_and_edge_values(report, response, field, value):
-    values = _plain_values(response)
+    values = record_values(report, response)
     values[response.fields.index(field)] = value
     session = ReplySession({report.name: [(reply(response, values), "192.0.2.9")]})
     assert_paths_agree(session, report)
@@ -131,7 +131,7 @@ def test_paths_agree_on_unknown_address_family(report, response, family):
     for field in response.fields:
         if field.wire not in (Wire.ADDRESS, Wire.ADDRESS_OR_REFID):
             continue
-        datagram = bytearray(reply(response, _plain_values(response)))
+        datagram = bytearray(reply(response, record_values(report, response)))
         start = layout.offsets[field.name]
         datagram[start + 16 : start + 18] = family.to_bytes(2, "big")
         session = ReplySession({report.name: [(bytes(datagram), "")]})
@@ -142,7 +142,7 @@ def test_paths_agree_on_unknown_address_family(report, response, family):
 def test_refclock_slot_agrees():
     response = reg.SOURCES.latest
     for refid in (0x47505300, 0x50505300, 0xC0000201, 0):
-        values = _plain_values(response)
+        values = record_values(reg.SOURCES, response)
         values[0] = refid
         values[[f.name for f in response.fields].index("mode")] = SourceMode.REFCLOCK.value
         session = ReplySession({"sources": [(reply(response, values), "")]})
@@ -157,7 +157,7 @@ def test_paths_agree_on_random_replies(report, response, data):
     the checks after the first field are reached too."""
     layout = _wire.REPORT_LAYOUTS[report.name][response.code]
     size = layout.length - reg.RESPONSE_HEADER_LEN
-    datagram = bytearray(reply(response, _plain_values(response)))
+    datagram = bytearray(reply(response, record_values(report, response)))
     datagram[reg.RESPONSE_HEADER_LEN :] = data.draw(st.binary(min_size=size, max_size=size))
     if data.draw(st.booleans()):
         for field in response.fields:
@@ -219,22 +219,3 @@ def test_real_session_paths_agree(tmp_path):
             fast = outcome(session, report)
             generic = outcome(GenericView(session), report)
             assert fast == generic, report.name
-
-
-def _plain_values(response: Response) -> list[Any]:
-    """Valid values for every field of ``response``."""
-    values: list[Any] = []
-    for field in response.fields:
-        if field.wire is Wire.FLOAT:
-            values.append(0.25)
-        elif field.wire is Wire.TIMESPEC:
-            values.append((1_700_000_000, 500))
-        elif field.wire in (Wire.ADDRESS, Wire.ADDRESS_OR_REFID):
-            values.append("192.0.2.1")
-        elif field.enum is not None and field.conversion is reg.Conv.ENUM:
-            values.append(next(iter(field.enum)).value)
-        elif field.name == "stratum":
-            values.append(2)
-        else:
-            values.append(3)
-    return values

@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
+from cmdmon_fake import record_values
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -453,18 +454,7 @@ class ValuesSession:
 
 
 def _valid_reply(report: reg.Report, response: Response) -> bytes:
-    values: list[Any] = []
-    for field in response.fields:
-        if field.wire is Wire.FLOAT:
-            values.append(0.5)
-        elif field.wire is Wire.TIMESPEC:
-            values.append((1_700_000_000, 5))
-        elif field.wire in (Wire.ADDRESS, Wire.ADDRESS_OR_REFID):
-            values.append("192.0.2.7")
-        elif field.enum is not None:
-            values.append(next(iter(field.enum)).value)  # type: ignore[attr-defined]
-        else:
-            values.append(1)
+    values = record_values(report, response, 1)
     return _wire.encode_reply(response, values, command=report.record_request, sequence=9)
 
 
