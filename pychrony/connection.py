@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
@@ -157,7 +156,11 @@ class ChronyConnection(ReportMethods):
         self.backend: str = self._choose_backend(backend)
         self._session: Any = None
         self._closed = False
-        self._busy = threading.Lock()  # held by the thread whose call is running
+        # One token while no call runs: a call pops it and puts it back. pop() and
+        # append() are atomic, and cheaper than Lock.acquire(False), which parses
+        # its arguments as keywords (a tenth of the per-call cost of the native
+        # backend's overhead over the wire floor, see benchmarks/README.md).
+        self._idle = [True]
 
     def _choose_backend(self, backend: str) -> str:
         if backend not in ("auto", "native", "python"):
@@ -238,14 +241,35 @@ class ChronyConnection(ReportMethods):
     def report(self, name: str) -> Any:
         """Any report by libchrony name ("tracking", "sources", …)."""
         report = REPORTS_BY_NAME.get(name) or find_report(name)  # find_report raises
-        if not self._busy.acquire(False):  # positional: a faster call
+        return getattr(self, report.getter)()
+
+
+def _guarded_getter(report: Report) -> Callable[[ChronyConnection], Any]:
+    """ChronyConnection's getter of ``report``: one call at a time, the session
+    opened by the first. The hot path of every poll, so one function, no lookups."""
+
+    def getter(self: ChronyConnection) -> Any:
+        try:
+            self._idle.pop()
+        except IndexError:
             raise ChronyError(
                 "This ChronyConnection is in use by another thread: use one connection per "
                 "thread, or share a ChronyConnectionPool"
-            )
+            ) from None
         try:
-            if self._session is None:
-                self.open()
-            return self._read(self._session, report)
+            session = self._session
+            if session is None:
+                session = self.open()._session
+            return self._read(session, report)
         finally:
-            self._busy.release()
+            self._idle.append(True)
+
+    getter.__name__ = report.getter
+    getter.__qualname__ = f"ChronyConnection.{report.getter}"
+    getter.__doc__ = report.description
+    return getter
+
+
+for _report in REPORTS:
+    setattr(ChronyConnection, _report.getter, _guarded_getter(_report))
+del _report

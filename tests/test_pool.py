@@ -37,6 +37,8 @@ def test_connection_used_by_two_threads_at_once_raises(tmp_path):
         assert entered.wait(5)
         with pytest.raises(ChronyError, match="in use by another thread"):
             conn.get_tracking()
+        with pytest.raises(ChronyError, match="in use by another thread"):
+            conn.report("sources")
         release.set()
         worker.join(5)
         assert conn.get_tracking().stratum == 2  # usable again once the other call ended
