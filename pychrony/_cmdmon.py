@@ -68,6 +68,8 @@ Wait: TypeAlias = tuple[int, float]
 #: A run of the engine: yields waits, is sent the events that happened (0: the
 #: deadline passed), returns its result.
 Steps: TypeAlias = Generator[Wait, int, _T]
+#: A request's ``Struct.pack`` (:func:`pychrony._wire.request_struct`).
+Pack: TypeAlias = Callable[..., bytes]
 POLLIN: Final = select.POLLIN
 POLLOUT: Final = select.POLLOUT
 
@@ -101,6 +103,10 @@ _SOURCESTATS: Final = reg.SOURCESTATS
 _COUNT_WHAT: Final = "the number of sources"
 #: Bytes of each report's record requests (padded to the longest reply).
 _REQUEST_LENGTHS: Final = {r.name: request_length(r) for r in reg.REPORTS}
+#: The ``Struct.pack`` of requests without data: each report's, and count requests'.
+_PLAIN_PACKS: Final = {name: request_struct(n, 0).pack for name, n in _REQUEST_LENGTHS.items()}
+_COUNT_PACK: Final = request_struct(COUNT_LAYOUT.length, 0).pack
+_NAME_PACK: Final = request_struct(NAME_REQUEST_LENGTH, _ADDRESS_SLOT).pack
 #: send() errors of a Unix socket whose chronyd went away (restarted?).
 _PEER_GONE: Final = frozenset({errno.ECONNREFUSED, errno.ENOTCONN})
 
@@ -386,14 +392,14 @@ class _Job:
         index: int,
         command: int,
         data: bytes,
-        pack: Callable[..., bytes],
+        pack: Pack,
         address: str = "",
     ) -> None:
         self.kind = kind
         self.index = index
         self.command = command
         self.data = data
-        self.pack = pack  # request_struct(length, len(data)).pack
+        self.pack = pack
         self.address = address
         self.attempt = 0
 
@@ -465,13 +471,13 @@ class CmdmonSession:
         self._keep_prefetched = False
         if report.count_request is None:
             return 1
-        reply = self._exchange(report.count_request, b"", COUNT_LAYOUT.length, _COUNT_WHAT)
+        reply = self._exchange(report.count_request, b"", _COUNT_PACK, _COUNT_WHAT)
         return self._count_of(report, *reply)
 
     def _count_steps(self, report: Report) -> Steps[int]:
         assert report.count_request is not None
         header, datagram = yield from self._exchange_steps(
-            report.count_request, b"", COUNT_LAYOUT.length, _COUNT_WHAT
+            report.count_request, b"", _COUNT_PACK, _COUNT_WHAT
         )
         return self._count_of(report, header, datagram)
 
@@ -558,7 +564,7 @@ class CmdmonSession:
             raise ChronyError(f"{report.name} is not a single-record report")
         self._record = self._prefetched = self._single = None
         name = report.name
-        header, datagram = self._exchange(report.record_request, b"", _REQUEST_LENGTHS[name], name)
+        header, datagram = self._exchange(report.record_request, b"", _PLAIN_PACKS[name], name)
         layout = check_reply(name, header, datagram, REPORT_LAYOUTS[name])
         if layout is None:
             return None
@@ -593,7 +599,7 @@ class CmdmonSession:
         address = self._name_address(record)
         if address is not None:
             header, datagram = yield from self._exchange_steps(
-                reg.SOURCE_NAME_REQUEST, address, NAME_REQUEST_LENGTH, "source name"
+                reg.SOURCE_NAME_REQUEST, address, _NAME_PACK, "source name"
             )
             record.name = self._decode_name(address, header, datagram)
 
@@ -654,8 +660,8 @@ class CmdmonSession:
                 record.named = True
                 address = self._name_address(record)
                 if address is not None:
-                    pack = request_struct(NAME_REQUEST_LENGTH, len(address)).pack
-                    jobs.append(_Job(_NAME, job.index, reg.SOURCE_NAME_REQUEST, address, pack))
+                    name_job = _Job(_NAME, job.index, reg.SOURCE_NAME_REQUEST, address, _NAME_PACK)
+                    jobs.append(name_job)
 
         yield from self._pipeline_steps(jobs, handle, report.name)
         self._prefetched = (report, records)
@@ -698,7 +704,7 @@ class CmdmonSession:
 
     def probe(self) -> None:
         """Check that chronyd answers (any reply counts); raise if it does not."""
-        self._exchange(reg.COUNT_REQUEST, b"", COUNT_LAYOUT.length, _COUNT_WHAT)
+        self._exchange(reg.COUNT_REQUEST, b"", _COUNT_PACK, _COUNT_WHAT)
 
     # -- records --------------------------------------------------------------
 
@@ -716,12 +722,9 @@ class CmdmonSession:
         if report.record_arg is RecordArg.ADDRESS:
             return self._drive(self._fetch_steps(report, index))
         # The steps of _fetch_steps without a generator.
-        header, datagram = self._exchange(
-            report.record_request,
-            self._record_data(report, index),
-            _REQUEST_LENGTHS[report.name],
-            report.name,
-        )
+        data = self._record_data(report, index)
+        pack = request_struct(_REQUEST_LENGTHS[report.name], len(data)).pack
+        header, datagram = self._exchange(report.record_request, data, pack, report.name)
         return self._decode_record(report, header, datagram)
 
     def _fetch_steps(self, report: Report, index: int) -> Steps[_Record | None]:
@@ -735,9 +738,9 @@ class CmdmonSession:
             data, address = found
         else:
             data = self._record_data(report, index)
-        length = _REQUEST_LENGTHS[report.name]
+        pack = request_struct(_REQUEST_LENGTHS[report.name], len(data)).pack
         header, datagram = yield from self._exchange_steps(
-            report.record_request, data, length, report.name
+            report.record_request, data, pack, report.name
         )
         return self._decode_record(report, header, datagram, address)
 
@@ -841,9 +844,7 @@ class CmdmonSession:
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
 
-    def _exchange(
-        self, command: int, data: bytes, length: int, what: str
-    ) -> tuple[ReplyKey, bytes]:
+    def _exchange(self, command: int, data: bytes, pack: Pack, what: str) -> tuple[ReplyKey, bytes]:
         """Send one request (resending on timeout) and return the matching reply.
 
         The common case, the first datagram read being the answer to the first
@@ -855,7 +856,7 @@ class CmdmonSession:
         sock = self._sock
         sequence = getrandbits(32)
         deadline = monotonic() + self.timeout
-        packet = request_struct(length, len(data)).pack(REQUEST_START, command, 0, sequence, data)
+        packet = pack(REQUEST_START, command, 0, sequence, data)
         try:
             sock.send(packet)
             sent = True
@@ -868,20 +869,19 @@ class CmdmonSession:
                 if key[6] == sequence and key[3] == command:
                     return key, datagram
         first = (sequence, deadline, packet, sent)
-        return self._drive(self._exchange_steps(command, data, length, what, first))
+        return self._drive(self._exchange_steps(command, data, pack, what, first))
 
     def _exchange_steps(
         self,
         command: int,
         data: bytes,
-        length: int,
+        pack: Pack,
         what: str,
         first: tuple[int, float, bytes, bool] | None = None,
     ) -> Steps[tuple[ReplyKey, bytes]]:
         """Steps of :meth:`_exchange`; ``first``: the first attempt, already made
         (its sequence, deadline, packet and whether it left)."""
         self._check_open()
-        pack = request_struct(length, len(data)).pack
         timeout = self.timeout
         sequences: list[int] = []
         for attempt in range(self.attempts):
