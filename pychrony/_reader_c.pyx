@@ -73,14 +73,25 @@ cdef extern from *:
         PyTypeObject *t = (PyTypeObject *)type;
         return t->tp_alloc(t, 0);
     }
-    /* Store a slot through its member descriptor (bypasses the frozen
-       __setattr__, exactly like the dataclass' own __init__ does). */
-    static int pychrony_set_slot(PyObject *descr, PyObject *obj, PyObject *value) {
-        return Py_TYPE(descr)->tp_descr_set(descr, obj, value);
+    #include <structmember.h>  /* PyMemberDef (Python.h has it from 3.12 on) */
+    /* Where a __slots__ member descriptor keeps its value in an instance;
+       -1 for any other descriptor. */
+    static Py_ssize_t pychrony_slot_offset(PyObject *descr) {
+        if (Py_TYPE(descr) != &PyMemberDescr_Type)
+            return -1;
+        return ((PyMemberDescrObject *)descr)->d_member->offset;
+    }
+    /* Fill an empty slot of a fresh instance: what the slot's descriptor does
+       (bypassing the frozen __setattr__, like the dataclass' own __init__),
+       without its type checks, done once per plan by pychrony_slot_offset. */
+    static void pychrony_fill_slot(PyObject *obj, Py_ssize_t offset, PyObject *value) {
+        Py_INCREF(value);
+        *(PyObject **)((char *)obj + offset) = value;
     }
     """
     object pychrony_alloc(object type)
-    int pychrony_set_slot(PyObject *descr, object obj, object value) except -1
+    Py_ssize_t pychrony_slot_offset(object descr)
+    void pychrony_fill_slot(object obj, Py_ssize_t offset, object value)
 
 
 # -- constants -------------------------------------------------------------------
@@ -127,7 +138,7 @@ cdef struct Step:
     double fhigh
     PyObject *obj      # constant / enum table / flag class (owned by _Plan.refs)
     PyObject *cache    # K_FLAGS: value -> member (owned by _Plan.refs)
-    PyObject *descr    # the attribute's slot descriptor (owned by _Plan.refs)
+    Py_ssize_t offset  # where the attribute's slot is in an instance (by_slots)
 
 
 _SIGNED_BITS = {Wire.INT16: 16, Wire.INT8: 8}
@@ -293,7 +304,9 @@ cdef _Plan _compile(_ReportInfo info, chrony_session *cs, int nfields):
     for n, attr in enumerate(attrs):
         st = &plan.steps[n]
         if plan.by_slots:
-            st.descr = plan.keep(report.model.__dict__[attr.name])
+            st.offset = pychrony_slot_offset(report.model.__dict__[attr.name])
+            if st.offset <= 0:
+                raise AssertionError(f"{report.model.__name__}.{attr.name} is not a slot")
         source = info.sources.get(attr.name)
         where = f"{report.name}: {attr.name}"
         low = high = None
@@ -488,8 +501,8 @@ cdef object _build(_ReportInfo info, chrony_session *cs, int nfields, object req
     if plan.by_slots:
         obj = pychrony_alloc(plan.model)
         for n in range(plan.nsteps):
-            pychrony_set_slot(
-                plan.steps[n].descr, obj, _convert(plan, &plan.steps[n], cs, request_address)
+            pychrony_fill_slot(
+                obj, plan.steps[n].offset, _convert(plan, &plan.steps[n], cs, request_address)
             )
         return obj
     values = [_convert(plan, &plan.steps[n], cs, request_address) for n in range(plan.nsteps)]
