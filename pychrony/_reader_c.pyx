@@ -73,7 +73,9 @@ cdef extern from *:
         PyTypeObject *t = (PyTypeObject *)type;
         return t->tp_alloc(t, 0);
     }
-    #include <structmember.h>  /* PyMemberDef (Python.h has it from 3.12 on) */
+    #if PY_VERSION_HEX < 0x030C0000
+    #include <structmember.h>  /* PyMemberDef: in Python.h from 3.12 on */
+    #endif
     /* Where a __slots__ member descriptor keeps its value in an instance;
        -1 for any other descriptor. */
     static Py_ssize_t pychrony_slot_offset(PyObject *descr) {
