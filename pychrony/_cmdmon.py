@@ -91,7 +91,10 @@ _unpack_key: Final = REPLY_KEY.unpack_from
 #: Source names remembered per session (by address) before starting afresh.
 _MAX_KNOWN_NAMES: Final = 4096
 
-_NO_ARG: Final = RecordArg.NONE  # a global: faster to load than an enum member
+# Globals: faster to load than an enum member (in CPython 3.11 an attribute of an
+# Enum class goes through EnumType.__getattr__, ~1,000 instructions a time).
+_NO_ARG: Final = RecordArg.NONE
+_BY_ADDRESS: Final = RecordArg.ADDRESS
 #: Request data of the first records, encoded once.
 _INDEXES: Final = tuple(encode_index(i) for i in range(256))
 _INDEX_LENGTH: Final = len(_INDEXES[0])
@@ -103,8 +106,12 @@ _SOURCESTATS: Final = reg.SOURCESTATS
 _COUNT_WHAT: Final = "the number of sources"
 #: Bytes of each report's record requests (padded to the longest reply).
 _REQUEST_LENGTHS: Final = {r.name: request_length(r) for r in reg.REPORTS}
-#: The ``Struct.pack`` of requests without data: each report's, and count requests'.
+#: The ``Struct.pack`` of requests without data (each report's, count requests') and
+#: of requests by index.
 _PLAIN_PACKS: Final = {name: request_struct(n, 0).pack for name, n in _REQUEST_LENGTHS.items()}
+_INDEX_PACKS: Final = {
+    name: request_struct(n, _INDEX_LENGTH).pack for name, n in _REQUEST_LENGTHS.items()
+}
 _COUNT_PACK: Final = request_struct(COUNT_LAYOUT.length, 0).pack
 _NAME_PACK: Final = request_struct(NAME_REQUEST_LENGTH, _ADDRESS_SLOT).pack
 #: send() errors of a Unix socket whose chronyd went away (restarted?).
@@ -549,7 +556,7 @@ class CmdmonSession:
             if record is _UNKNOWN:
                 record = self._fetch(report, index)
             if record is not None and not record.named and report is _SOURCES:
-                self._drive(self._name_steps(record))
+                self._name(record)
             out.append(record)
         return out
 
@@ -590,18 +597,21 @@ class CmdmonSession:
         """
         record = self._record or self._current()
         if not record.named:
-            self._drive(self._name_steps(record))
+            self._name(record)
         return record.name
 
-    def _name_steps(self, record: _Record) -> Steps[None]:
-        """Steps that ask chronyd the name of a sources record (unless known)."""
-        record.named = True
+    def _name(self, record: _Record) -> None:
+        """Ask chronyd the name of a sources record, unless it is known."""
         address = self._name_address(record)
-        if address is not None:
-            header, datagram = yield from self._exchange_steps(
-                reg.SOURCE_NAME_REQUEST, address, _NAME_PACK, "source name"
-            )
-            record.name = self._decode_name(address, header, datagram)
+        if address is not None:  # no generator for a known name
+            self._drive(self._name_steps(record, address))
+
+    def _name_steps(self, record: _Record, address: bytes) -> Steps[None]:
+        """Steps that ask chronyd the name of a sources record by ``address``."""
+        header, datagram = yield from self._exchange_steps(
+            reg.SOURCE_NAME_REQUEST, address, _NAME_PACK, "source name"
+        )
+        record.name = self._decode_name(address, header, datagram)
 
     # -- PrefetchingSession ---------------------------------------------------
 
@@ -623,16 +633,15 @@ class CmdmonSession:
     def _prefetch_steps(self, report: Report, count: int) -> Steps[None]:
         """Steps of :meth:`prefetch`."""
         self._prefetched = None
-        if report.record_arg is RecordArg.NONE or count <= 0 or not self.pipelining:
+        if report.record_arg is _NO_ARG or count <= 0 or not self.pipelining:
             return
         records: dict[int, _Record | None] = {}
         jobs: deque[_Job] = deque()
-        first = _SOURCESTATS if report.record_arg is RecordArg.ADDRESS else report
-        kind = _STATS if report.record_arg is RecordArg.ADDRESS else _RECORD
-        pack = request_struct(_REQUEST_LENGTHS[first.name], _INDEX_LENGTH).pack
+        first = _SOURCESTATS if report.record_arg is _BY_ADDRESS else report
+        kind = _STATS if report.record_arg is _BY_ADDRESS else _RECORD
         command = first.record_request
         for index in range(count):
-            data = _INDEXES[index] if index < len(_INDEXES) else encode_index(index)
+            data, pack = self._record_request(first, index)
             jobs.append(_Job(kind, index, command, data, pack))
         layouts = REPORT_LAYOUTS[report.name]
 
@@ -657,7 +666,6 @@ class CmdmonSession:
             record = None if layout is None else _Record(layout, datagram, job.address)
             records[job.index] = record
             if record is not None and report is _SOURCES:
-                record.named = True
                 address = self._name_address(record)
                 if address is not None:
                     name_job = _Job(_NAME, job.index, reg.SOURCE_NAME_REQUEST, address, _NAME_PACK)
@@ -694,7 +702,9 @@ class CmdmonSession:
         if report is _SOURCES:
             for record in records.values():
                 if record is not None and not record.named:
-                    yield from self._name_steps(record)
+                    address = self._name_address(record)
+                    if address is not None:
+                        yield from self._name_steps(record, address)
         self._prefetched = (report, records)
         self._loaded = (report, count)
 
@@ -719,39 +729,40 @@ class CmdmonSession:
 
     def _fetch(self, report: Report, index: int) -> _Record | None:
         """One record, requested and awaited on its own."""
-        if report.record_arg is RecordArg.ADDRESS:
+        if report.record_arg is _BY_ADDRESS:
             return self._drive(self._fetch_steps(report, index))
         # The steps of _fetch_steps without a generator.
-        data = self._record_data(report, index)
-        pack = request_struct(_REQUEST_LENGTHS[report.name], len(data)).pack
+        data, pack = self._record_request(report, index)
         header, datagram = self._exchange(report.record_request, data, pack, report.name)
         return self._decode_record(report, header, datagram)
 
     def _fetch_steps(self, report: Report, index: int) -> Steps[_Record | None]:
         """Steps of :meth:`_fetch`."""
         address = ""
-        if report.record_arg is RecordArg.ADDRESS:
+        if report.record_arg is _BY_ADDRESS:
             stats = yield from self._fetch_steps(_SOURCESTATS, index)
             found = self._stats_address(stats)
             if found is None:
                 return None
             data, address = found
+            pack = request_struct(_REQUEST_LENGTHS[report.name], len(data)).pack
         else:
-            data = self._record_data(report, index)
-        pack = request_struct(_REQUEST_LENGTHS[report.name], len(data)).pack
+            data, pack = self._record_request(report, index)
         header, datagram = yield from self._exchange_steps(
             report.record_request, data, pack, report.name
         )
         return self._decode_record(report, header, datagram, address)
 
     @staticmethod
-    def _record_data(report: Report, index: int) -> bytes:
-        """Request data of record ``index`` of a report asked by index (or of its only one)."""
-        if report.record_arg is RecordArg.NONE:
+    def _record_request(report: Report, index: int) -> tuple[bytes, Pack]:
+        """Data and packer of the request for record ``index`` of a report asked by
+        index (or of its only one)."""
+        if report.record_arg is _NO_ARG:
             if index != 0:
                 raise ChronyError(f"{report.name} has a single record, not record {index}")
-            return b""
-        return encode_index(index)
+            return b"", _PLAIN_PACKS[report.name]
+        data = _INDEXES[index] if index < len(_INDEXES) else encode_index(index)
+        return data, _INDEX_PACKS[report.name]
 
     @staticmethod
     def _decode_record(
@@ -774,7 +785,9 @@ class CmdmonSession:
 
     def _name_address(self, record: _Record) -> bytes | None:
         """Raw address to ask a sources record's name by; None when there is none
-        to ask (a refclock, a chronyd without names) or it is known already."""
+        to ask (a refclock, a chronyd without names) or it is known already. The
+        record counts as named from now on."""
+        record.named = True
         layout = record.layout
         slot = layout.name_slot
         if slot is None or self._names is False:
