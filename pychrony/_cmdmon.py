@@ -118,6 +118,11 @@ _NAME_PACK: Final = request_struct(NAME_REQUEST_LENGTH, _ADDRESS_SLOT).pack
 _PEER_GONE: Final = frozenset({errno.ECONNREFUSED, errno.ENOTCONN})
 
 
+def _index_data(index: int) -> bytes:
+    """The data of a request for record ``index`` (the first 256 encoded once)."""
+    return _INDEXES[index] if index < len(_INDEXES) else encode_index(index)
+
+
 def open_session(address: str | None, *, timeout: float, attempts: int) -> CmdmonSession:
     """A session to chronyd at ``address`` (see :func:`pychrony._address.candidates`).
 
@@ -640,9 +645,9 @@ class CmdmonSession:
         first = _SOURCESTATS if report.record_arg is _BY_ADDRESS else report
         kind = _STATS if report.record_arg is _BY_ADDRESS else _RECORD
         command = first.record_request
+        pack = _INDEX_PACKS[first.name]
         for index in range(count):
-            data, pack = self._record_request(first, index)
-            jobs.append(_Job(kind, index, command, data, pack))
+            jobs.append(_Job(kind, index, command, _index_data(index), pack))
         layouts = REPORT_LAYOUTS[report.name]
 
         def handle(job: _Job, header: ReplyKey, datagram: bytes) -> None:
@@ -761,8 +766,7 @@ class CmdmonSession:
             if index != 0:
                 raise ChronyError(f"{report.name} has a single record, not record {index}")
             return b"", _PLAIN_PACKS[report.name]
-        data = _INDEXES[index] if index < len(_INDEXES) else encode_index(index)
-        return data, _INDEX_PACKS[report.name]
+        return _index_data(index), _INDEX_PACKS[report.name]
 
     @staticmethod
     def _decode_record(
