@@ -239,8 +239,7 @@ class ChronyConnection(ReportMethods):
 
     def report(self, name: str) -> Any:
         """Any report by libchrony name ("tracking", "sources", …)."""
-        report = REPORTS_BY_NAME.get(name) or find_report(name)  # find_report raises
-        return getattr(self, report.getter)()
+        return getattr(self, find_report(name).getter)()
 
 
 def _guarded_getter(report: Report) -> Callable[[ChronyConnection], Any]:
@@ -265,10 +264,10 @@ def _guarded_getter(report: Report) -> Callable[[ChronyConnection], Any]:
 
     getter.__name__ = report.getter
     getter.__qualname__ = f"ChronyConnection.{report.getter}"
-    getter.__doc__ = report.description
     return getter
 
 
 for _report in REPORTS:
     setattr(ChronyConnection, _report.getter, _guarded_getter(_report))
 del _report
+describe_getters(ChronyConnection)

@@ -19,7 +19,7 @@ from cmdmon_fake import record_values
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from pychrony import _reader_py, _wire
+from pychrony import _cmdmon, _reader_py, _wire
 from pychrony import registry as reg
 from pychrony.exceptions import (
     ChronyDataError,
@@ -410,44 +410,16 @@ def layout_response(name: str) -> Response:
 # -- fuzzing: random and mutated replies give pychrony's errors only -----------------
 
 
-class ValuesSession:
-    """The getters of a session over one decoded record (as CmdmonSession serves them)."""
+class RecordSession(_cmdmon._Record):
+    """One checked reply as a session: CmdmonSession's own record view and getters."""
 
-    def __init__(self, layout: _wire.Layout, values: tuple[Any, ...]) -> None:
-        self.layout, self.values = layout, values
+    __slots__ = ()
 
     def record_count(self, report: reg.Report) -> int:
         return 1
 
     def request_record(self, report: reg.Report, index: int) -> bool:
         return True
-
-    def response_code(self) -> int:
-        return self.layout.code
-
-    def field_index(self, name: str) -> int:
-        return self.layout.index.get(name, -1)
-
-    def get_uinteger(self, index: int) -> int:
-        value = self.values[index]
-        return value if type(value) is int else 0
-
-    get_integer = get_uinteger
-
-    def get_float(self, index: int) -> float:
-        value = self.values[index]
-        return value if type(value) is float else math.nan
-
-    def get_timespec(self, index: int) -> tuple[int, int]:
-        value = self.values[index]
-        return value if type(value) is tuple else (0, 0)
-
-    def get_string(self, index: int) -> str | None:
-        value = self.values[index]
-        return value if type(value) is str else None
-
-    def request_address(self) -> str:
-        return "192.0.2.1"
 
     def close(self) -> None:
         pass
@@ -493,7 +465,8 @@ def test_fuzzed_replies_raise_only_pychrony_errors(case):
             report.name, header, datagram, _wire.REPORT_LAYOUTS[report.name]
         )
         if decoded is not None:
-            _reader_py.read_one(ValuesSession(*decoded), report)
+            layout, _ = decoded
+            _reader_py.read_one(RecordSession(layout, datagram, "192.0.2.1"), report)
     except ChronyError:
         pass
 
