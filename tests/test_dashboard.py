@@ -118,7 +118,7 @@ def test_page_has_every_section_and_loads_fast():
     assert elapsed < 2.0
     assert response.headers["content-type"].startswith("text/html")
     page = _Page(response.text)
-    for section in ("tracking", "chart", "sources", "sourcestats", "rtc", "error-banner"):
+    for section in ("tracking", "charts", "sources", "sourcestats", "rtc", "error-banner"):
         assert section in page.ids, section
     assert "hidden" in page.ids["error-banner"]  # chronyd answered
     text = response.text
@@ -128,7 +128,8 @@ def test_page_has_every_section_and_loads_fast():
         assert label in text
     assert "Synchronised" in text
     assert "+123.5µs" in text  # the tracking offset, formatted by pychrony.display
-    assert "offset-chart" in page.ids
+    for chart in ("offset", "frequency", "sources"):
+        assert f"chart-{chart}" in page.ids
     assert 'src="/static/dashboard.js"' in text
 
 
@@ -164,8 +165,10 @@ def test_never_sampled_source_shows_a_dash():
         snapshot = client.get("/api/snapshot").json()
     assert "4294967295" not in response.text
     row = snapshot["view"]["sources"][0]
-    assert row["last_rx"] == "-"
-    assert row["last_sample"] == "-"
+    assert row["last_rx"] == "–"
+    assert row["last_sample"] == "–"
+    assert row["stratum"] == "–"  # chronyd's 0 for a source it never sampled
+    assert "placeholder" in row["classes"].split()
     assert snapshot["sources"][0]["last_sample_ago"] is None
     assert "Not synchronised" in response.text
     assert snapshot["view"]["tracking"]["sync_class"] == "bad"
@@ -296,10 +299,18 @@ def test_snapshot_shape_and_history():
     assert {"tracking", "sources", "sourcestats", "rtcdata", "error", "view"} <= set(snapshot)
     assert snapshot["rtcdata"] is None
     assert snapshot["sources"][0]["state"] == SourceState.SELECTED.name
-    chart = snapshot["view"]["chart"]
-    assert chart["count"] == 1
-    assert chart["points"][0][1] == pytest.approx(0.000123456)
-    assert chart["latest"] == "+123.5µs"
+    charts = snapshot["view"]["charts"]
+    ((system,),) = [charts["offset"]["series"]]
+    assert system["points"][0][1] == pytest.approx(0.000123456)
+    distance = 0.001234 / 2 + 0.002345  # root delay / 2 + root dispersion
+    assert system["band"][0][1:] == pytest.approx([0.000123456 - distance, 0.000123456 + distance])
+    assert charts["offset"]["latest"] == "+123.5µs ± 3.0ms"
+    assert charts["frequency"]["series"][0]["points"][0][1] == pytest.approx(1.234)
+    # one line per reachable, sampled source; the selected one first and marked
+    lines = charts["sources"]["series"]
+    assert [s["key"] for s in lines] == ["192.0.2.100", "192.0.2.101", "192.0.2.103"]
+    assert [s["classes"] for s in lines] == ["selected", "", ""]
+    assert charts["sources"]["lines"] == 3
 
 
 def test_read_only_and_headers():
