@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from pychrony.dashboard import ChronyReader, create_app
 from pychrony.dashboard.metrics import METRIC_REPORTS
+from pychrony.dashboard.view import DASH
 from pychrony.models import SourceState
 from pychrony.registry import REPORTS_BY_NAME
 from pychrony.testing import (
@@ -165,9 +166,9 @@ def test_never_sampled_source_shows_a_dash():
         snapshot = client.get("/api/snapshot").json()
     assert "4294967295" not in response.text
     row = snapshot["view"]["sources"][0]
-    assert row["last_rx"] == "–"
-    assert row["last_sample"] == "–"
-    assert row["stratum"] == "–"  # chronyd's 0 for a source it never sampled
+    assert row["last_rx"] == DASH
+    assert row["last_sample"] == DASH
+    assert row["stratum"] == DASH  # chronyd's 0 for a source it never sampled
     assert "placeholder" in row["classes"].split()
     assert snapshot["sources"][0]["last_sample_ago"] is None
     assert "Not synchronised" in response.text
@@ -543,3 +544,247 @@ def test_page_answers_from_cache_while_a_read_is_stuck():
             assert client.get("/").status_code == 200
             assert client.get("/api/snapshot").json()["ok"]
             assert time.perf_counter() - start < 0.5
+
+
+# -- outages: last-known values with their age ---------------------------------
+
+
+class _Switch:
+    """A connection to the scripted chronyd that can be cut (``down``) and restored."""
+
+    backend = "python"
+
+    def __init__(self, conn: object) -> None:
+        self.conn = conn
+        self.down = False
+
+    def report(self, name: str) -> object:
+        from pychrony.exceptions import ChronyConnectionError
+
+        if self.down:
+            raise ChronyConnectionError("Cannot connect to chronyd (scripted outage)")
+        return self.conn.report(name)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        pass
+
+
+@contextmanager
+def switchable(config: ChronyStateConfig) -> Iterator[tuple[TestClient, _Switch]]:
+    from pychrony import ChronyConnection
+
+    with patched_chrony_connection(config):
+        switch = _Switch(ChronyConnection())
+        reader = ChronyReader(connect=lambda: switch)  # type: ignore[arg-type,return-value]
+        yield TestClient(create_app(reader=reader, refresh=0, poll=False)), switch
+
+
+def test_fresh_load_during_an_outage_shows_the_last_known_values_with_their_age():
+    with switchable(SCENARIO_MULTI_SOURCE) as (client, switch):
+        assert client.get("/api/snapshot").json()["view"]["stale"] == {}
+        switch.down = True
+        time.sleep(1.1)  # the values age
+        response = client.get("/")  # a fresh load, during the outage
+        snapshot = client.get("/api/snapshot").json()
+        page = _Page(response.text)
+        view = snapshot["view"]
+        assert snapshot["ok"] is False  # the API tells
+        assert snapshot["tracking"] is None
+        assert set(view["stale"]) == {"tracking", "sources", "sourcestats", "rtcdata"}
+        for note in view["stale"].values():
+            assert re.fullmatch(r"as of \d\d:\d\d:\d\d, 1s ago", note), note
+        assert view["status"]["state"] == "stale"
+        assert view["status"]["last_read"] != view["status"]["last_attempt"]
+        assert "last known, as of" in view["status"]["hint"]
+        # the page: values, dimmed, with their age; no "no data yet" anywhere
+        assert "hidden" not in page.ids["error-banner"]
+        assert "+123.5µs" in response.text
+        for section in ("tracking", "sources", "sourcestats", "rtc", "charts"):
+            assert "stale" in (page.ids[section]["class"] or "").split(), section
+        shown = re.findall(r"<p class=\"empty\"([^>]*)>No data from chronyd yet", response.text)
+        assert shown
+        assert all("hidden" in attrs for attrs in shown)
+        assert len(page.rows["sources-body"]) == 4
+        assert view["sync"]["sync_label"] == "Unknown"
+        assert "last known: synchronised to 192.0.2.100" in view["sync"]["sync_detail"]
+        assert view["charts"]["offset"]["lines"] == 1  # the history is still drawn
+        # chronyd is back: current at the next read
+        switch.down = False
+        view = client.get("/api/snapshot").json()["view"]
+        assert view["stale"] == {}
+        assert view["status"]["state"] == "live"
+        assert view["sync"]["sync_label"] == "Synchronised"
+        page = _Page(client.get("/").text)
+        assert "stale" not in (page.ids["tracking"]["class"] or "").split()
+
+
+def test_no_data_yet_only_when_there_never_was_any():
+    with dashboard(UNREACHABLE) as client:
+        response = client.get("/")
+        view = client.get("/api/snapshot").json()["view"]
+    assert view["stale"] == {}
+    assert view["status"]["state"] == "never"
+    assert view["status"]["last_read"] == "never"
+    assert "no data from chronyd yet" in view["status"]["hint"]
+    assert view["tracking"] is None
+    assert view["sources"] is None
+    body = response.text.split('<script type="application/json"')[0]
+    assert body.count("No data from chronyd yet.") == 4  # tracking, 2 tables, RTC
+
+
+# -- chronyd's placeholders ------------------------------------------------------
+
+# What chronyd reports for sources without a regression (sourcestats.c: the
+# worst-case bounds, and zeros where there is no sample at all).
+NEVER_SAMPLED = SourceConfig(
+    address="192.0.2.110",
+    state=SourceState.NONSELECTABLE,
+    reachability=0,
+    stratum=0,
+    last_sample_ago=0xFFFFFFFF,
+    orig_latest_meas=0.0,
+    latest_meas=0.0,
+    latest_meas_err=0.0,
+    samples=0,
+    runs=0,
+    span=0,
+    std_dev=4.0,
+    resid_freq=0.0,
+    stats_skew=2000.0,
+    stats_offset=0.0,
+    offset_err=0.0,
+)
+TWO_SAMPLES = SourceConfig(
+    address="192.0.2.111",
+    state=SourceState.NONSELECTABLE,
+    reachability=3,
+    last_sample_ago=5,
+    samples=2,
+    runs=0,
+    span=64,
+    std_dev=4.0,
+    resid_freq=0.0,
+    stats_skew=2000.0,
+    stats_offset=0.000321,
+    offset_err=4.1,
+)
+PLACEHOLDERS = ChronyStateConfig(
+    reference_id=0xC0000264,
+    reference_ip="192.0.2.100",
+    sources=[SourceConfig(address="192.0.2.100", stratum=1), NEVER_SAMPLED, TWO_SAMPLES],
+)
+
+
+def test_placeholders_are_dashes_and_dim_the_row_in_every_table():
+    with dashboard(PLACEHOLDERS) as client:
+        page = _Page(client.get("/").text)
+        snapshot = client.get("/api/snapshot").json()
+    assert snapshot["sourcestats"][1]["skew"] == 2000.0  # the API keeps chronyd's values
+    assert snapshot["sourcestats"][1]["std_dev"] == 4.0
+    sources = dict((t.split()[0], (c.split(), t)) for c, t in page.rows["sources-body"])
+    stats = dict((t.split()[0], (c.split(), t)) for c, t in page.rows["sourcestats-body"])
+    # never sampled: dimmed in both tables, every stand-in a dash
+    assert "placeholder" in sources["192.0.2.110"][0]
+    assert "placeholder" in stats["192.0.2.110"][0]
+    assert stats["192.0.2.110"][1].split()[1:] == ["0", "0", DASH, DASH, DASH, DASH, DASH]
+    # two samples, no regression yet: the last sample's offset (no ± of 4 s), the
+    # fit's values dashes; a real sample, so the row is not dimmed
+    assert "placeholder" not in stats["192.0.2.111"][0]
+    assert stats["192.0.2.111"][1].split()[1:] == ["2", "0", "64s", "+321.0µs", DASH, DASH, DASH]
+    # a fitted source keeps its values
+    assert "2000" not in " ".join(t for _, t in stats.values())
+    assert stats["192.0.2.100"][1].split()[7:9] == ["100.0µs", "0.005"]
+    assert "placeholder" not in sources["192.0.2.100"][0]
+
+
+# -- history ---------------------------------------------------------------------
+
+
+def _tracking(offset: float = 1e-6) -> object:
+    from pychrony.testing import patched_chrony_connection as patched
+
+    with patched(ChronyStateConfig(offset=offset)):
+        from pychrony import ChronyConnection
+
+        with ChronyConnection() as conn:
+            return conn.get_tracking()
+
+
+def test_history_window_is_an_app_parameter():
+    with patched_chrony_connection(SCENARIO_MULTI_SOURCE):
+        app = create_app(refresh=0, poll=False, history=120)
+        client = TestClient(app)
+        assert app.state.reader.history.window == 120
+        assert 'id="history-window">120s<' in client.get("/").text
+        assert client.get("/api/snapshot").json()["view"]["charts"]["offset"]["window"] <= 120
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), True, "600", 8 * 86400])
+def test_history_rejects_bad_windows(bad):
+    from pychrony.exceptions import ChronyError
+
+    with pytest.raises(ChronyError, match="history must be"):
+        create_app(history=bad, poll=False)
+
+
+def test_history_is_bounded_by_its_window():
+    from pychrony.dashboard.history import History
+
+    t = _tracking()
+    history = History(60, min_interval=2)
+    for i in range(1000):
+        history.add_tracking(1000.0 + i, t)  # every second: half are too close
+    assert len(history) == history.maxlen == 31
+    points = history.tracking(1999.0)
+    assert [p[0] for p in points[:2]] == [1940.0, 1942.0]  # the last minute only
+    assert points[-1][1:] == pytest.approx((1e-6, 0.001234 / 2 + 0.002345, 1.234))
+
+
+def test_history_of_sources_keeps_reachable_sampled_ones_and_forgets_the_gone():
+    from pychrony import ChronyConnection
+    from pychrony.dashboard.history import History
+
+    with patched_chrony_connection(SCENARIO_MULTI_SOURCE), ChronyConnection() as conn:
+        sources = conn.get_sources()
+    history = History(120, min_interval=2)
+    for i in range(10):
+        history.add_sources(1000.0 + 3 * i, sources)
+    tracks = history.sources(1027.0)
+    assert set(tracks) == {"192.0.2.100", "192.0.2.101", "192.0.2.103"}  # not .102: reach 0
+    assert tracks["192.0.2.100"][-1] == (1027.0 - 32, pytest.approx(0.000123456))
+    history.add_sources(1030.0, sources[1:])  # the selected source left
+    assert "192.0.2.100" not in history.sources(1030.0)
+    short = History(60)
+    short.add_sources(1027.0, sources)
+    assert "192.0.2.101" not in short.sources(1027.0)  # its last sample is 64 s old
+    history.add_sources(2000.0, [])
+    assert len(history) == 0  # everything left the window
+
+
+def test_kept_history_memory_is_bounded():
+    """Measures the bytes a full window keeps and checks a second window adds none."""
+    import tracemalloc
+
+    from pychrony import ChronyConnection
+    from pychrony.dashboard.history import History
+
+    with patched_chrony_connection(SCENARIO_MULTI_SOURCE), ChronyConnection() as conn:
+        t, sources = conn.get_tracking(), conn.get_sources()
+    history = History(600, min_interval=2)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for i in range(301):
+            history.add_tracking(2.0 * i, t)
+            history.add_sources(2.0 * i + 40, sources)
+        full = tracemalloc.get_traced_memory()[0] - base
+        for i in range(301, 1000):
+            history.add_tracking(2.0 * i, t)
+            history.add_sources(2.0 * i + 40, sources)
+        later = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    points = len(history)
+    assert points == 4 * 301  # tracking plus three reachable sources, each full
+    assert full / points < 250, f"{full / points:.0f} bytes per point"
+    assert later <= full * 1.05, (full, later)

@@ -39,9 +39,9 @@ from ..exceptions import (
     ChronyPermissionError,
 )
 from ..registry import REPORTS_BY_NAME
+from .history import DEFAULT_HISTORY
 from .metrics import ChronyCollector
 from .reader import ChronyReader
-from .history import DEFAULT_HISTORY
 from .view import SNAPSHOT_REPORTS, snapshot, view
 
 __all__ = ["REFRESH_SECONDS", "create_app"]
@@ -144,10 +144,16 @@ def create_app(
     is reused (0: read chronyd on every request). ``poll``: run the background poller
     while the app is served (it fills the history with nobody watching). ``history``:
     seconds of tracking and source samples the charts cover (memory grows with it:
-    one point per ``refresh`` per series; ignored when ``reader`` is given).
+    at most one point per ``refresh`` seconds per series; ignored when ``reader`` is
+    given).
     """
     reader = reader or ChronyReader(
-        address, timeout=timeout, attempts=attempts, backend=backend, history=history
+        address,
+        timeout=timeout,
+        attempts=attempts,
+        backend=backend,
+        history=history,
+        history_interval=refresh or REFRESH_SECONDS,
     )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ChronyCollector(reader))

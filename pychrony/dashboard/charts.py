@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..display import format_duration, format_offset, format_ppm
@@ -26,10 +27,12 @@ def _clock(epoch: float) -> str:
 
 
 def _thin(points: list[Any]) -> list[Any]:
+    """At most about MAX_POINTS points: of each run of ``step`` points the one farthest
+    from zero (a spike stays visible), and always the newest."""
     if len(points) <= MAX_POINTS:
         return points
     step = math.ceil(len(points) / MAX_POINTS)
-    kept = points[::step]
+    kept = [max(points[i : i + step], key=lambda p: abs(p[1])) for i in range(0, len(points), step)]
     if kept[-1] is not points[-1]:
         kept.append(points[-1])
     return kept
@@ -56,17 +59,18 @@ def _chart(
     lo: float,
     hi: float,
     span: float,
-    fmt: Any,
+    fmt: Callable[[float], str],
     latest: str,
 ) -> dict[str, Any]:
+    empty = not any(s["points"] for s in series)
     return {
         "window": span,
         "window_label": f"\N{MINUS SIGN}{format_duration(span)}",
         "lo": lo,
         "hi": hi,
-        "top_label": fmt(hi),
-        "bottom_label": fmt(lo),
-        "mid_label": fmt((lo + hi) / 2),
+        "top_label": "" if empty else fmt(hi),
+        "bottom_label": "" if empty else fmt(lo),
+        "mid_label": "" if empty else "0" if lo == -hi else fmt((lo + hi) / 2),
         "series": series,
         "lines": sum(1 for s in series if s["points"]),
         "count": max((len(s["points"]) for s in series), default=0),

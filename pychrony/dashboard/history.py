@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from ..exceptions import ChronyError
 from ..models import Source, TrackingStatus
 
-__all__ = ["DEFAULT_HISTORY", "History", "SourcePoints", "TrackingPoint"]
+__all__ = ["DEFAULT_HISTORY", "MAX_HISTORY", "History", "SourcePoints", "TrackingPoint"]
 
 #: Seconds of history the dashboard keeps and charts by default.
 DEFAULT_HISTORY = 600.0
+#: The longest history accepted (a week: ~30 MB at one point per 2 s, see benchmarks/).
+MAX_HISTORY = 7 * 86400.0
 
 #: ``(epoch, offset s, root distance s, frequency ppm)``: the system clock at one read.
 TrackingPoint = tuple[float, float, float, float]
@@ -44,8 +46,14 @@ class History:
     """Ring buffers of the tracking report and each source's last sample over ``window`` s."""
 
     def __init__(self, window: float = DEFAULT_HISTORY, min_interval: float = 2.0) -> None:
-        if not (isinstance(window, int | float) and math.isfinite(window) and window > 0):
-            raise ChronyError(f"history must be a positive number of seconds, not {window!r}")
+        if not (
+            isinstance(window, int | float)
+            and not isinstance(window, bool)
+            and 0 < window <= MAX_HISTORY
+        ):
+            raise ChronyError(
+                f"history must be a number of seconds in (0, {MAX_HISTORY:.0f}], not {window!r}"
+            )
         if not (math.isfinite(min_interval) and min_interval > 0):
             raise ChronyError(f"min_interval must be positive, not {min_interval!r}")
         self.window = float(window)

@@ -73,7 +73,8 @@ class ChronyReader:
     waiting for the lock and for chronyd together never take much longer than
     ``timeout * attempts``.
 
-    ``history``: seconds of tracking and source samples kept for the charts.
+    ``history``: seconds of tracking and source samples kept for the charts, at most
+    one point per ``history_interval`` seconds per series.
     ``known`` holds each report's last good value, so a page loaded during an outage
     still shows what chronyd last said (and when).
     """
@@ -87,6 +88,7 @@ class ChronyReader:
         backend: Backend = "auto",
         connect: Callable[[], ChronyConnection] | None = None,
         history: float = DEFAULT_HISTORY,
+        history_interval: float = 2.0,
     ) -> None:
         self.address = address
         self.timeout = timeout
@@ -98,7 +100,7 @@ class ChronyReader:
         )
         self._conn: ChronyConnection | None = None
         self._lock = threading.Lock()
-        self.history = History(history)
+        self.history = History(history, min_interval=history_interval)
         self.known: dict[str, Known] = {}
         self.last_error: str | None = None
         self.last_success: float | None = None

@@ -303,7 +303,9 @@ def view(
     selected = {s.address for s in sources or () if s.is_selected()}
     unsampled = {s.address for s in sources or () if not s.is_sampled()}
     failure = reading.failure
-    strings = tracking_view(tracking.value, tracking.taken_at) if tracking else None
+    # Ages of chronyd's own timestamps (its last clock update, the RTC's) count to
+    # now, also for last-known values: "12s ago" stays true of that timestamp.
+    strings = tracking_view(tracking.value, now) if tracking else None
     return {
         "ok": failure is None,
         "error": str(failure) if failure is not None else None,
@@ -318,7 +320,7 @@ def view(
             if stats is not None
             else None
         ),
-        "rtc": rtc_view(rtc_k.value, rtc_k.taken_at) if rtc_k else None,
+        "rtc": rtc_view(rtc_k.value, now) if rtc_k else None,
         "charts": charts(history, names, selected, now, gap),
     }
 

@@ -26,14 +26,15 @@ import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from pychrony.dashboard import create_app
+from pychrony.dashboard.view import DASH
 from pychrony.lab import Lab
 
 pytestmark = pytest.mark.integration
@@ -113,16 +114,18 @@ def browser() -> Iterator[WebDriver]:
         driver.quit()
 
 
-def _screenshot(driver: WebDriver, name: str) -> Path:
-    """Save the whole page (not just the viewport) under ``$PYCHRONY_SCREENSHOTS``
-    (``build/screenshots`` by default: see conftest.py)."""
+def _screenshot(driver: WebDriver, name: str, whole: bool = True) -> Path:
+    """Save the whole page (``whole``; else the viewport, where a hover stays) under
+    ``$PYCHRONY_SCREENSHOTS`` (``build/screenshots`` by default: see conftest.py)."""
     folder = Path(os.environ["PYCHRONY_SCREENSHOTS"])
     folder.mkdir(parents=True, exist_ok=True)
-    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-    clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
-    shot = driver.execute_cdp_cmd(
-        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
-    )
+    if whole:
+        size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        options = {"format": "png", "captureBeyondViewport": True, "clip": clip}
+    else:
+        options = {"format": "png"}
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", options)
     path = folder / name
     path.write_bytes(base64.b64decode(shot["data"]))
     print(f"screenshot: {path}")
@@ -290,9 +293,10 @@ def test_live_page_in_chromium_against_real_chronyd(served: str, browser: WebDri
         assert "placeholder" in stats[name]["classes"]
         assert stats[name]["opacity"] < 1
         assert "2000" not in stats[name]["text"]
-        assert "4000" not in stats[name]["text"] and "4.000s" not in stats[name]["text"]
+        assert "4000" not in stats[name]["text"]
+        assert "4.000s" not in stats[name]["text"]
         assert stats[name]["text"].split()[1:3] == ["0", "0"]  # samples, runs: real zeros
-        assert stats[name]["text"].count("–") == 5  # span, offset, std dev, skew, freq
+        assert stats[name]["text"].count(DASH) == 5  # span, offset, std dev, skew, freq
     assert stats["127.0.0.1"]["opacity"] == 1
 
     # -- the charts: one system line with its band, one frequency line, one line per
@@ -321,7 +325,7 @@ def test_live_page_in_chromium_against_real_chronyd(served: str, browser: WebDri
         assert re.search(r"\d\d:\d\d:\d\d", tip.text), tip.text
         assert word in tip.text
         if chart == "offset":
-            _screenshot(browser, "dashboard-live-hover.png")
+            _screenshot(browser, "dashboard-live-hover.png", whole=False)
     ActionChains(browser).move_by_offset(0, 400).perform()
 
     # -- /metrics from the same app
@@ -386,7 +390,8 @@ def test_sigstopped_chronyd_fresh_load_shows_last_known_values(
             assert "No data" not in browser.find_element(By.TAG_NAME, "main").text
             assert _selected_rows(browser) == ["127.0.0.1"]
             sync = browser.find_element(By.ID, "stat-sync").text
-            assert "Unknown" in sync and "last known: synchronised to 127.0.0.1" in sync
+            assert "Unknown" in sync
+            assert "last known: synchronised to 127.0.0.1" in sync
             # the header tells the last good read from the last attempt
             read = browser.find_element(By.ID, "last-read").text
             attempt = browser.find_element(By.ID, "last-attempt").text
@@ -417,7 +422,7 @@ def test_page_before_any_answer_says_no_data_yet(tmp_path: Path, browser: WebDri
         main = browser.find_element(By.TAG_NAME, "main").text
         assert main.count("No data from chronyd yet.") == 4  # tracking, 2 tables, RTC
         offset = browser.find_element(By.CSS_SELECTOR, "#stat-offset .stat-value").text
-        assert offset == "–"
+        assert offset == DASH
         assert not browser.find_elements(By.CSS_SELECTOR, ".as-of:not([hidden])")
         _screenshot(browser, "dashboard-no-data-yet.png")
 
