@@ -8,7 +8,6 @@ last-sample offset (one series per source, the selected one emphasised).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,26 +15,11 @@ from typing import Any
 from ..display import format_duration, format_offset, format_ppm
 from .history import History, SourcePoints, TrackingPoint
 
-__all__ = ["MAX_POINTS", "charts"]
-
-#: Points per series sent to the page at most (longer windows are thinned evenly).
-MAX_POINTS = 600
+__all__ = ["charts"]
 
 
 def _clock(epoch: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(epoch))
-
-
-def _thin(points: list[Any]) -> list[Any]:
-    """At most about MAX_POINTS points: of each run of ``step`` points the one farthest
-    from zero (a spike stays visible), and always the newest."""
-    if len(points) <= MAX_POINTS:
-        return points
-    step = math.ceil(len(points) / MAX_POINTS)
-    kept = [max(points[i : i + step], key=lambda p: abs(p[1])) for i in range(0, len(points), step)]
-    if kept[-1] is not points[-1]:
-        kept.append(points[-1])
-    return kept
 
 
 def _span(first: float | None, now: float, window: float) -> float:
@@ -80,7 +64,6 @@ def _chart(
 
 def offset_chart(points: list[TrackingPoint], now: float, window: float, gap: float) -> Any:
     """System time offset, the band ± root distance around it."""
-    points = _thin(points)
     band = [[round(now - t, 3), o - d, o + d] for t, o, d, _ in points]
     lo, hi = _range([v for _, a, b in band for v in (a, b)], symmetric=True)
     series = {
@@ -106,7 +89,6 @@ def offset_chart(points: list[TrackingPoint], now: float, window: float, gap: fl
 
 def frequency_chart(points: list[TrackingPoint], now: float, window: float, gap: float) -> Any:
     """The system clock's frequency error (ppm, chronyc's "Frequency")."""
-    points = _thin(points)
     lo, hi = _range([f for *_, f in points], symmetric=False)
     series = {
         "key": "frequency",
@@ -135,7 +117,6 @@ def sources_chart(
     first: float | None = None
     values: list[float] = []
     for address, points in sorted(tracks.items(), key=lambda kv: (kv[0] not in selected, kv[0])):
-        points = _thin(points)
         if not points:
             continue
         first = points[0][0] if first is None else min(first, points[0][0])

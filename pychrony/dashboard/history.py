@@ -3,26 +3,40 @@
 Memory is bounded by the window: at most one tracking point per ``min_interval``
 seconds (``window / min_interval + 1`` of them), and per source at most one point per
 ``min_interval`` of sample time; a source whose newest point left the window is
-forgotten. ``benchmarks/dashboard_history.py`` measures the bytes a full window keeps.
+forgotten. Points are kept as C doubles in growing ring buffers (8 bytes a value, no
+Python object per point); ``benchmarks/test_bench_dashboard.py`` measures the bytes a
+full window keeps.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
-from collections import deque
+from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..exceptions import ChronyError
 from ..models import Source, TrackingStatus
 
-__all__ = ["DEFAULT_HISTORY", "MAX_HISTORY", "History", "SourcePoints", "TrackingPoint"]
+__all__ = [
+    "DEFAULT_HISTORY",
+    "MAX_HISTORY",
+    "MAX_POINTS",
+    "History",
+    "SourcePoints",
+    "TrackingPoint",
+]
 
 #: Seconds of history the dashboard keeps and charts by default.
 DEFAULT_HISTORY = 600.0
-#: The longest history accepted (a week: ~30 MB at one point per 2 s, see benchmarks/).
-MAX_HISTORY = 7 * 86400.0
+#: The longest history accepted: a day (longer belongs in Prometheus); at one point per
+#: 2 s that is about 1.4 MB for tracking and at most 0.7 MB per source.
+MAX_HISTORY = 86400.0
+
+#: Points per series the charts get at most (longer windows are thinned).
+MAX_POINTS = 600
 
 #: ``(epoch, offset s, root distance s, frequency ppm)``: the system clock at one read.
 TrackingPoint = tuple[float, float, float, float]
@@ -36,10 +50,61 @@ def root_distance(t: TrackingStatus) -> float:
     return t.root_delay / 2 + t.root_dispersion
 
 
+class _Ring:
+    """Rows of ``width`` floats, oldest first, at most ``capacity`` of them: one
+    ``array('d')`` per column that grows to ``capacity``, then is overwritten in turn."""
+
+    def __init__(self, width: int, capacity: int) -> None:
+        self._columns = [array("d") for _ in range(width)]
+        self._capacity = capacity
+        self._start = 0  # index of the oldest row once full
+
+    def __len__(self) -> int:
+        return len(self._columns[0])
+
+    def append(self, row: tuple[float, ...]) -> None:
+        if len(self) < self._capacity:
+            for column, value in zip(self._columns, row, strict=True):
+                column.append(value)
+            return
+        for column, value in zip(self._columns, row, strict=True):
+            column[self._start] = value
+        self._start = (self._start + 1) % self._capacity
+
+    def last(self, column: int = 0) -> float | None:
+        if not len(self):
+            return None
+        return self._columns[column][self._start - 1]
+
+    def window(self, since: float, limit: int) -> list[tuple[float, ...]]:
+        """Rows whose time (column 0) is at least ``since``, oldest first, thinned to
+        about ``limit``: of each run of rows the one whose column 1 is farthest from
+        zero (a spike stays visible), and always the newest. C-speed array work only."""
+        n = len(self)
+        if not n:
+            return []
+        cols = [c[self._start :] + c[: self._start] for c in self._columns]
+        first = bisect.bisect_left(cols[0], since)
+        if n - first <= limit:
+            picked: Iterable[int] = range(first, n)
+        else:
+            step = math.ceil((n - first) / limit)
+            values = cols[1]
+            chosen = []
+            for i in range(first, n, step):
+                run = values[i : i + step]
+                hi, lo = max(run), min(run)
+                chosen.append(i + run.index(hi if abs(hi) >= abs(lo) else lo))
+            if chosen[-1] != n - 1:
+                chosen.append(n - 1)
+            picked = chosen
+        return [tuple(c[i] for c in cols) for i in picked]
+
+
 @dataclass
 class _SourceTrack:
-    points: deque[tuple[float, float]]
-    reachable: bool = True
+    points: _Ring
+    reachable: bool = field(default=True)
 
 
 class History:
@@ -59,20 +124,22 @@ class History:
         self.window = float(window)
         self.min_interval = min_interval
         self.maxlen = int(self.window / min_interval) + 1
-        self._tracking: deque[TrackingPoint] = deque(maxlen=self.maxlen)
+        self._tracking = _Ring(4, self.maxlen)
         self._sources: dict[str, _SourceTrack] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         """Points kept, tracking and sources together."""
         with self._lock:
-            return len(self._tracking) + sum(len(s.points) for s in self._sources.values())
+            return len(self._tracking) + sum(len(t.points) for t in self._sources.values())
 
     def add_tracking(self, when: float, t: TrackingStatus) -> None:
         """Record the tracking report read at ``when`` unless the last point is too recent."""
         point = (when, t.offset, root_distance(t), t.frequency)
         with self._lock:
-            if self._tracking and when - self._tracking[-1][0] < self.min_interval:
+            last = self._tracking.last()
+            # 0 <=: after the wall clock stepped back, keep recording.
+            if last is not None and 0 <= when - last < self.min_interval:
                 return
             self._tracking.append(point)
 
@@ -89,9 +156,10 @@ class History:
                 if not (s.is_reachable() and s.is_sampled()):
                     continue
                 if track is None:
-                    track = self._sources[s.address] = _SourceTrack(deque(maxlen=self.maxlen))
+                    track = self._sources[s.address] = _SourceTrack(_Ring(2, self.maxlen))
                 sampled = when - s.last_sample_ago
-                if track.points and sampled - track.points[-1][0] < self.min_interval:
+                last = track.points.last()
+                if last is not None and 0 <= sampled - last < self.min_interval:
                     continue
                 track.points.append((sampled, s.latest_meas))
             start = when - self.window
@@ -99,21 +167,24 @@ class History:
                 track = self._sources[address]
                 if address not in seen:
                     track.reachable = False
-                if not track.points or track.points[-1][0] < start:
+                last = track.points.last()
+                if last is None or last < start:
                     del self._sources[address]
 
-    def tracking(self, now: float) -> list[TrackingPoint]:
-        """The tracking points of the window ending at ``now``, oldest first."""
+    def tracking(self, now: float, limit: int = MAX_POINTS) -> list[TrackingPoint]:
+        """The tracking points of the window ending at ``now``, oldest first, about
+        ``limit`` of them at most (spikes of the offset kept)."""
         start = now - self.window
         with self._lock:
-            return [p for p in self._tracking if p[0] >= start]
+            return [(t, o, d, f) for t, o, d, f in self._tracking.window(start, limit)]
 
-    def sources(self, now: float) -> dict[str, SourcePoints]:
-        """Each currently reachable source's points in the window ending at ``now``."""
+    def sources(self, now: float, limit: int = MAX_POINTS) -> dict[str, SourcePoints]:
+        """Each currently reachable source's points in the window ending at ``now``
+        (about ``limit`` at most per source)."""
         start = now - self.window
         with self._lock:
             return {
-                address: [p for p in track.points if p[0] >= start]
+                address: [(t, o) for t, o in track.points.window(start, limit)]
                 for address, track in self._sources.items()
                 if track.reachable
             }

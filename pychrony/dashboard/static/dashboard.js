@@ -243,7 +243,7 @@
     // Selected source drawn last: on top of the others.
     lines.querySelectorAll(".selected").forEach((p) => lines.appendChild(p));
     const list = figure.querySelector(".legend");
-    if (chart.series.length > 1) list.replaceChildren(...legend);
+    if (chart.series.some((s) => s.classes !== "main")) list.replaceChildren(...legend);
     else list.replaceChildren();
   }
 
