@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Iterator
@@ -636,18 +637,10 @@ def test_no_data_yet_only_when_there_never_was_any():
 
 # What chronyd reports for sources without a regression (sourcestats.c: the
 # worst-case bounds, and zeros where there is no sample at all).
-NEVER_SAMPLED = SourceConfig(
+NEVER_SAMPLED = dataclasses.replace(
+    SCENARIO_UNSYNC.sources[0],  # never sampled: zero samples, offsets, span
     address="192.0.2.110",
     state=SourceState.NONSELECTABLE,
-    reachability=0,
-    stratum=0,
-    last_sample_ago=0xFFFFFFFF,
-    orig_latest_meas=0.0,
-    latest_meas=0.0,
-    latest_meas_err=0.0,
-    samples=0,
-    runs=0,
-    span=0,
     std_dev=4.0,
     resid_freq=0.0,
     stats_skew=2000.0,
@@ -791,8 +784,6 @@ def test_kept_history_memory_is_bounded():
 
 
 def test_long_history_is_thinned_for_the_page_keeping_spikes_and_the_newest():
-    import dataclasses
-
     from pychrony.dashboard.history import MAX_POINTS, History
 
     t = _tracking()
