@@ -4,7 +4,7 @@ Routes:
 
 * ``/`` the page (server-rendered, then refreshed in place by ``static/dashboard.js``);
 * ``/api/snapshot`` tracking, sources, sourcestats and rtcdata with their display
-  strings and the offset history, as the page's script uses them;
+  strings and the charts' series, as the page's script uses them;
 * ``/api/<report>`` any report as :func:`pychrony.display.to_json` JSON;
 * ``/metrics`` Prometheus text format (:mod:`.metrics`);
 * ``/healthz`` liveness of the dashboard, with chronyd's last known state.
@@ -83,7 +83,7 @@ class _SecurityHeaders:
 
 class _Poller:
     """Reads the page's reports every ``interval`` seconds in a daemon thread, so the
-    page loads at once from the cache and the offset history fills with nobody
+    page loads at once from the cache and the history fills with nobody
     watching."""
 
     def __init__(self, reader: ChronyReader, interval: float) -> None:

@@ -15,7 +15,7 @@ import math
 import threading
 from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..exceptions import ChronyError
 from ..models import Source, TrackingStatus
@@ -79,7 +79,8 @@ class _Ring:
     def window(self, since: float, limit: int) -> list[tuple[float, ...]]:
         """Rows whose time (column 0) is at least ``since``, oldest first, thinned to
         about ``limit``: of each run of rows the one whose column 1 is farthest from
-        zero (a spike stays visible), and always the newest. C-speed array work only."""
+        zero (a spike stays visible), and always the newest. Array slices and C min/max:
+        no Python object per kept row until the ones returned."""
         n = len(self)
         if not n:
             return []
@@ -104,7 +105,7 @@ class _Ring:
 @dataclass
 class _SourceTrack:
     points: _Ring
-    reachable: bool = field(default=True)
+    reachable: bool = True
 
 
 class History:
