@@ -8,6 +8,7 @@ last-sample offset (one series per source, the selected one emphasised).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,13 @@ __all__ = ["charts"]
 
 
 def _clock(epoch: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(epoch))
+    return _clock_of_second(int(epoch))
+
+
+@functools.lru_cache(maxsize=4096)
+def _clock_of_second(second: int) -> str:
+    # Hover labels repeat the same seconds across series and refreshes.
+    return time.strftime("%H:%M:%S", time.localtime(second))
 
 
 def _span(first: float | None, now: float, window: float) -> float:
