@@ -16,10 +16,11 @@ from typing import Any
 from ..display import format_duration, format_offset, format_ppm
 from .history import History, SourcePoints, TrackingPoint
 
-__all__ = ["charts"]
+__all__ = ["charts", "clock"]
 
 
-def _clock(epoch: float) -> str:
+def clock(epoch: float) -> str:
+    """``12:01:07``: the server's local time of ``epoch``, as the page shows times."""
     return _clock_of_second(int(epoch))
 
 
@@ -81,7 +82,7 @@ def offset_chart(points: list[TrackingPoint], now: float, window: float, gap: fl
         "points": [[round(now - t, 3), o] for t, o, _, _ in points],
         "band": band,
         "labels": [
-            f"{_clock(t)}  offset {format_offset(o)} ± {format_offset(d, signed=False)}"
+            f"{clock(t)}  offset {format_offset(o)} ± {format_offset(d, signed=False)}"
             for t, o, d, _ in points
         ],
     }
@@ -104,7 +105,7 @@ def frequency_chart(points: list[TrackingPoint], now: float, window: float, gap:
         "gap": gap,
         "points": [[round(now - t, 3), f] for t, *_, f in points],
         "band": None,
-        "labels": [f"{_clock(t)}  {format_ppm(f)}" for t, *_, f in points],
+        "labels": [f"{clock(t)}  {format_ppm(f)}" for t, *_, f in points],
     }
     latest = format_ppm(points[-1][3]) if points else "\N{EN DASH}"
     span = _span(points[0][0] if points else None, now, window)
@@ -137,7 +138,7 @@ def sources_chart(
                 "gap": None,
                 "points": [[round(now - t, 3), o] for t, o in points],
                 "band": None,
-                "labels": [f"{_clock(t)}  {name} {format_offset(o)}" for t, o in points],
+                "labels": [f"{clock(t)}  {name} {format_offset(o)}" for t, o in points],
             }
         )
     lo, hi = _range(values, symmetric=True)

@@ -27,7 +27,7 @@ from ..models import (
     SourceStats,
     TrackingStatus,
 )
-from .charts import charts
+from .charts import charts, clock
 from .history import History
 from .reader import Known, Reading
 
@@ -84,13 +84,9 @@ def _ago(epoch: float, now: float) -> str:
     return "just now" if age < 1 else f"{format_duration(age)} ago"
 
 
-def _clock(epoch: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(epoch))
-
-
 def as_of(epoch: float, now: float) -> str:
     """``as of 12:01:07, 43s ago``: when a last-known value was read."""
-    return f"as of {_clock(epoch)}, {_ago(epoch, now)}"
+    return f"as of {clock(epoch)}, {_ago(epoch, now)}"
 
 
 def has_regression(st: SourceStats) -> bool:
@@ -259,9 +255,9 @@ def status_view(
     state = "live" if failure is None else "stale" if last_success else "never"
     return {
         "state": state,
-        "last_read": _clock(last_success) if last_success else "never",
+        "last_read": clock(last_success) if last_success else "never",
         "last_read_ago": _ago(last_success, now) if last_success else "",
-        "last_attempt": _clock(last_attempt) if last_attempt else "never",
+        "last_attempt": clock(last_attempt) if last_attempt else "never",
         "hint": (
             "Retrying every few seconds."
             if state == "live"
