@@ -807,3 +807,15 @@ def test_history_keeps_recording_after_the_clock_stepped_back():
     history.add_tracking(9_000.0, t)  # the wall clock stepped back 1000 s
     history.add_tracking(9_002.0, t)
     assert len(history) == 3
+
+
+def test_source_lines_break_where_samples_stop_for_long():
+    from pychrony.dashboard.charts import sources_chart
+
+    points = [(1000.0 + 64 * i, 1e-6) for i in range(5)] + [(2000.0, 2e-6)]  # then a gap
+    chart = sources_chart({"192.0.2.1": points}, {}, {"192.0.2.1"}, 2000.0, 3600, gap=7.0)
+    (series,) = chart["series"]
+    assert series["gap"] == 4 * 64  # four polls without a sample break the line...
+    steps = [a[0] - b[0] for a, b in zip(series["points"], series["points"][1:], strict=False)]
+    assert max(steps) > series["gap"]  # ...as after the fourth sample here
+    assert series["classes"] == "selected"

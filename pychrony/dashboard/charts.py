@@ -9,6 +9,7 @@ last-sample offset (one series per source, the selected one emphasised).
 from __future__ import annotations
 
 import functools
+import itertools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -112,15 +113,22 @@ def frequency_chart(points: list[TrackingPoint], now: float, window: float, gap:
     return _chart([series], lo, hi, span, format_ppm, latest)
 
 
+def _median_interval(points: SourcePoints) -> float:
+    steps = sorted(b[0] - a[0] for a, b in itertools.pairwise(points))
+    return steps[len(steps) // 2] if steps else 0.0
+
+
 def sources_chart(
     tracks: dict[str, SourcePoints],
     names: dict[str, str],
     selected: set[str],
     now: float,
     window: float,
+    gap: float,
 ) -> Any:
-    """Each reachable source's last-sample offset; samples are joined without gaps
-    (a source is sampled every poll interval, which may be minutes)."""
+    """Each reachable source's last-sample offset. A source is sampled once per poll
+    interval (minutes, perhaps): its line breaks only where samples are more than
+    four of its usual (median) intervals apart, and never under ``gap``."""
     series = []
     first: float | None = None
     values: list[float] = []
@@ -135,7 +143,7 @@ def sources_chart(
                 "key": address,
                 "name": name,
                 "classes": "selected" if address in selected else "",
-                "gap": None,
+                "gap": max(gap, 4 * _median_interval(points)),
                 "points": [[round(now - t, 3), o] for t, o in points],
                 "band": None,
                 "labels": [f"{clock(t)}  {name} {format_offset(o)}" for t, o in points],
@@ -158,5 +166,5 @@ def charts(
     return {
         "offset": offset_chart(tracking, now, history.window, gap),
         "frequency": frequency_chart(tracking, now, history.window, gap),
-        "sources": sources_chart(history.sources(now), names, selected, now, history.window),
+        "sources": sources_chart(history.sources(now), names, selected, now, history.window, gap),
     }
