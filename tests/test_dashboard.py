@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from starlette.testclient import TestClient
 
 from pychrony.dashboard import ChronyReader, create_app
 from pychrony.dashboard.metrics import METRIC_REPORTS
+from pychrony.dashboard.view import DASH
 from pychrony.models import SourceState
 from pychrony.registry import REPORTS_BY_NAME
 from pychrony.testing import (
@@ -118,7 +120,7 @@ def test_page_has_every_section_and_loads_fast():
     assert elapsed < 2.0
     assert response.headers["content-type"].startswith("text/html")
     page = _Page(response.text)
-    for section in ("tracking", "chart", "sources", "sourcestats", "rtc", "error-banner"):
+    for section in ("tracking", "charts", "sources", "sourcestats", "rtc", "error-banner"):
         assert section in page.ids, section
     assert "hidden" in page.ids["error-banner"]  # chronyd answered
     text = response.text
@@ -128,7 +130,8 @@ def test_page_has_every_section_and_loads_fast():
         assert label in text
     assert "Synchronised" in text
     assert "+123.5µs" in text  # the tracking offset, formatted by pychrony.display
-    assert "offset-chart" in page.ids
+    for chart in ("offset", "frequency", "sources"):
+        assert f"chart-{chart}" in page.ids
     assert 'src="/static/dashboard.js"' in text
 
 
@@ -164,8 +167,10 @@ def test_never_sampled_source_shows_a_dash():
         snapshot = client.get("/api/snapshot").json()
     assert "4294967295" not in response.text
     row = snapshot["view"]["sources"][0]
-    assert row["last_rx"] == "-"
-    assert row["last_sample"] == "-"
+    assert row["last_rx"] == DASH
+    assert row["last_sample"] == DASH
+    assert row["stratum"] == DASH  # chronyd's 0 for a source it never sampled
+    assert "placeholder" in row["classes"].split()
     assert snapshot["sources"][0]["last_sample_ago"] is None
     assert "Not synchronised" in response.text
     assert snapshot["view"]["tracking"]["sync_class"] == "bad"
@@ -296,10 +301,18 @@ def test_snapshot_shape_and_history():
     assert {"tracking", "sources", "sourcestats", "rtcdata", "error", "view"} <= set(snapshot)
     assert snapshot["rtcdata"] is None
     assert snapshot["sources"][0]["state"] == SourceState.SELECTED.name
-    chart = snapshot["view"]["chart"]
-    assert chart["count"] == 1
-    assert chart["points"][0][1] == pytest.approx(0.000123456)
-    assert chart["latest"] == "+123.5µs"
+    charts = snapshot["view"]["charts"]
+    ((system,),) = [charts["offset"]["series"]]
+    assert system["points"][0][1] == pytest.approx(0.000123456)
+    distance = 0.001234 / 2 + 0.002345  # root delay / 2 + root dispersion
+    assert system["band"][0][1:] == pytest.approx([0.000123456 - distance, 0.000123456 + distance])
+    assert charts["offset"]["latest"] == "+123.5µs ± 3.0ms"
+    assert charts["frequency"]["series"][0]["points"][0][1] == pytest.approx(1.234)
+    # one line per reachable, sampled source; the selected one first and marked
+    lines = charts["sources"]["series"]
+    assert [s["key"] for s in lines] == ["192.0.2.100", "192.0.2.101", "192.0.2.103"]
+    assert [s["classes"] for s in lines] == ["selected", "", ""]
+    assert charts["sources"]["lines"] == 3
 
 
 def test_read_only_and_headers():
@@ -532,3 +545,277 @@ def test_page_answers_from_cache_while_a_read_is_stuck():
             assert client.get("/").status_code == 200
             assert client.get("/api/snapshot").json()["ok"]
             assert time.perf_counter() - start < 0.5
+
+
+# -- outages: last-known values with their age ---------------------------------
+
+
+class _Switch:
+    """A connection to the scripted chronyd that can be cut (``down``) and restored."""
+
+    backend = "python"
+
+    def __init__(self, conn: object) -> None:
+        self.conn = conn
+        self.down = False
+
+    def report(self, name: str) -> object:
+        from pychrony.exceptions import ChronyConnectionError
+
+        if self.down:
+            raise ChronyConnectionError("Cannot connect to chronyd (scripted outage)")
+        return self.conn.report(name)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        pass
+
+
+@contextmanager
+def switchable(config: ChronyStateConfig) -> Iterator[tuple[TestClient, _Switch]]:
+    from pychrony import ChronyConnection
+
+    with patched_chrony_connection(config):
+        switch = _Switch(ChronyConnection())
+        reader = ChronyReader(connect=lambda: switch)  # type: ignore[arg-type,return-value]
+        yield TestClient(create_app(reader=reader, refresh=0, poll=False)), switch
+
+
+def test_fresh_load_during_an_outage_shows_the_last_known_values_with_their_age():
+    with switchable(SCENARIO_MULTI_SOURCE) as (client, switch):
+        assert client.get("/api/snapshot").json()["view"]["stale"] == {}
+        switch.down = True
+        time.sleep(1.1)  # the values age
+        response = client.get("/")  # a fresh load, during the outage
+        snapshot = client.get("/api/snapshot").json()
+        page = _Page(response.text)
+        view = snapshot["view"]
+        assert snapshot["ok"] is False  # the API tells
+        assert snapshot["tracking"] is None
+        assert set(view["stale"]) == {"tracking", "sources", "sourcestats", "rtcdata"}
+        for note in view["stale"].values():
+            assert re.fullmatch(r"as of \d\d:\d\d:\d\d, 1s ago", note), note
+        assert view["status"]["state"] == "stale"
+        assert view["status"]["last_read"] != view["status"]["last_attempt"]
+        assert "last known, as of" in view["status"]["hint"]
+        # the page: values, dimmed, with their age; no "no data yet" anywhere
+        assert "hidden" not in page.ids["error-banner"]
+        assert "+123.5µs" in response.text
+        for section in ("tracking", "sources", "sourcestats", "rtc", "charts"):
+            assert "stale" in (page.ids[section]["class"] or "").split(), section
+        shown = re.findall(r"<p class=\"empty\"([^>]*)>No data from chronyd yet", response.text)
+        assert shown
+        assert all("hidden" in attrs for attrs in shown)
+        assert len(page.rows["sources-body"]) == 4
+        assert view["sync"]["sync_label"] == "Unknown"
+        assert "last known: synchronised to 192.0.2.100" in view["sync"]["sync_detail"]
+        assert view["charts"]["offset"]["lines"] == 1  # the history is still drawn
+        # chronyd is back: current at the next read
+        switch.down = False
+        view = client.get("/api/snapshot").json()["view"]
+        assert view["stale"] == {}
+        assert view["status"]["state"] == "live"
+        assert view["sync"]["sync_label"] == "Synchronised"
+        page = _Page(client.get("/").text)
+        assert "stale" not in (page.ids["tracking"]["class"] or "").split()
+
+
+def test_no_data_yet_only_when_there_never_was_any():
+    with dashboard(UNREACHABLE) as client:
+        response = client.get("/")
+        view = client.get("/api/snapshot").json()["view"]
+    assert view["stale"] == {}
+    assert view["status"]["state"] == "never"
+    assert view["status"]["last_read"] == "never"
+    assert "no data from chronyd yet" in view["status"]["hint"]
+    assert view["tracking"] is None
+    assert view["sources"] is None
+    body = response.text.split('<script type="application/json"')[0]
+    assert body.count("No data from chronyd yet.") == 4  # tracking, 2 tables, RTC
+
+
+# -- chronyd's placeholders ------------------------------------------------------
+
+# What chronyd reports for sources without a regression (sourcestats.c: the
+# worst-case bounds, and zeros where there is no sample at all).
+NEVER_SAMPLED = dataclasses.replace(
+    SCENARIO_UNSYNC.sources[0],  # never sampled: zero samples, offsets, span
+    address="192.0.2.110",
+    state=SourceState.NONSELECTABLE,
+    std_dev=4.0,
+    resid_freq=0.0,
+    stats_skew=2000.0,
+    stats_offset=0.0,
+    offset_err=0.0,
+)
+TWO_SAMPLES = SourceConfig(
+    address="192.0.2.111",
+    state=SourceState.NONSELECTABLE,
+    reachability=3,
+    last_sample_ago=5,
+    samples=2,
+    runs=0,
+    span=64,
+    std_dev=4.0,
+    resid_freq=0.0,
+    stats_skew=2000.0,
+    stats_offset=0.000321,
+    offset_err=4.1,
+)
+PLACEHOLDERS = ChronyStateConfig(
+    reference_id=0xC0000264,
+    reference_ip="192.0.2.100",
+    sources=[SourceConfig(address="192.0.2.100", stratum=1), NEVER_SAMPLED, TWO_SAMPLES],
+)
+
+
+def test_placeholders_are_dashes_and_dim_the_row_in_every_table():
+    with dashboard(PLACEHOLDERS) as client:
+        page = _Page(client.get("/").text)
+        snapshot = client.get("/api/snapshot").json()
+    assert snapshot["sourcestats"][1]["skew"] == 2000.0  # the API keeps chronyd's values
+    assert snapshot["sourcestats"][1]["std_dev"] == 4.0
+    sources = dict((t.split()[0], (c.split(), t)) for c, t in page.rows["sources-body"])
+    stats = dict((t.split()[0], (c.split(), t)) for c, t in page.rows["sourcestats-body"])
+    # never sampled: dimmed in both tables, every stand-in a dash
+    assert "placeholder" in sources["192.0.2.110"][0]
+    assert "placeholder" in stats["192.0.2.110"][0]
+    assert stats["192.0.2.110"][1].split()[1:] == ["0", "0", DASH, DASH, DASH, DASH, DASH]
+    # two samples, no regression yet: the last sample's offset (no ± of 4 s), the
+    # fit's values dashes; a real sample, so the row is not dimmed
+    assert "placeholder" not in stats["192.0.2.111"][0]
+    assert stats["192.0.2.111"][1].split()[1:] == ["2", "0", "64s", "+321.0µs", DASH, DASH, DASH]
+    # a fitted source keeps its values
+    assert "2000" not in " ".join(t for _, t in stats.values())
+    assert stats["192.0.2.100"][1].split()[7:9] == ["100.0µs", "0.005"]
+    assert "placeholder" not in sources["192.0.2.100"][0]
+
+
+# -- history ---------------------------------------------------------------------
+
+
+def _tracking(offset: float = 1e-6) -> object:
+    from pychrony.testing import patched_chrony_connection as patched
+
+    with patched(ChronyStateConfig(offset=offset)):
+        from pychrony import ChronyConnection
+
+        with ChronyConnection() as conn:
+            return conn.get_tracking()
+
+
+def test_history_window_is_an_app_parameter():
+    with patched_chrony_connection(SCENARIO_MULTI_SOURCE):
+        app = create_app(refresh=0, poll=False, history=120)
+        client = TestClient(app)
+        assert app.state.reader.history.window == 120
+        assert 'id="history-window">120s<' in client.get("/").text
+        assert client.get("/api/snapshot").json()["view"]["charts"]["offset"]["window"] <= 120
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), True, "600", 2 * 86400])
+def test_history_rejects_bad_windows(bad):
+    from pychrony.exceptions import ChronyError
+
+    with pytest.raises(ChronyError, match="history must be"):
+        create_app(history=bad, poll=False)
+
+
+def test_history_is_bounded_by_its_window():
+    from pychrony.dashboard.history import History
+
+    t = _tracking()
+    history = History(60, min_interval=2)
+    for i in range(1000):
+        history.add_tracking(1000.0 + i, t)  # every second: half are too close
+    assert len(history) == history.maxlen == 31
+    points = history.tracking(1999.0)
+    assert [p[0] for p in points[:2]] == [1940.0, 1942.0]  # the last minute only
+    assert points[-1][1:] == pytest.approx((1e-6, 0.001234 / 2 + 0.002345, 1.234))
+
+
+def test_history_of_sources_keeps_reachable_sampled_ones_and_forgets_the_gone():
+    from pychrony import ChronyConnection
+    from pychrony.dashboard.history import History
+
+    with patched_chrony_connection(SCENARIO_MULTI_SOURCE), ChronyConnection() as conn:
+        sources = conn.get_sources()
+    history = History(120, min_interval=2)
+    for i in range(10):
+        history.add_sources(1000.0 + 3 * i, sources)
+    tracks = history.sources(1027.0)
+    assert set(tracks) == {"192.0.2.100", "192.0.2.101", "192.0.2.103"}  # not .102: reach 0
+    assert tracks["192.0.2.100"][-1] == (1027.0 - 32, pytest.approx(0.000123456))
+    history.add_sources(1030.0, sources[1:])  # the selected source left
+    assert "192.0.2.100" not in history.sources(1030.0)
+    short = History(60)
+    short.add_sources(1027.0, sources)
+    assert "192.0.2.101" not in short.sources(1027.0)  # its last sample is 64 s old
+    history.add_sources(2000.0, [])
+    assert len(history) == 0  # everything left the window
+
+
+def test_kept_history_memory_is_bounded():
+    """Measures the bytes a full window keeps and checks a second window adds none."""
+    import tracemalloc
+
+    from pychrony import ChronyConnection
+    from pychrony.dashboard.history import History
+
+    with patched_chrony_connection(SCENARIO_MULTI_SOURCE), ChronyConnection() as conn:
+        t, sources = conn.get_tracking(), conn.get_sources()
+    history = History(600, min_interval=2)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for i in range(301):
+            history.add_tracking(2.0 * i, t)
+            history.add_sources(2.0 * i + 40, sources)
+        full = tracemalloc.get_traced_memory()[0] - base
+        for i in range(301, 1000):
+            history.add_tracking(2.0 * i, t)
+            history.add_sources(2.0 * i + 40, sources)
+        later = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    points = len(history)
+    assert points == 4 * 301  # tracking plus three reachable sources, each full
+    assert full / points < 40, f"{full / points:.0f} bytes per point"  # C doubles, no objects
+    assert later <= full * 1.05, (full, later)
+
+
+def test_long_history_is_thinned_for_the_page_keeping_spikes_and_the_newest():
+    from pychrony.dashboard.history import MAX_POINTS, History
+
+    t = _tracking()
+    history = History(86400, min_interval=2)
+    for i in range(5000):
+        offset = 0.5 if i == 1234 else 1e-6 * (i % 7)
+        history.add_tracking(2.0 * i, dataclasses.replace(t, offset=offset))
+    points = history.tracking(2.0 * 4999)
+    assert len(points) <= MAX_POINTS + 1
+    assert max(p[1] for p in points) == 0.5  # the spike survived the thinning
+    assert points[-1][0] == 2.0 * 4999  # and the newest point
+    assert [p[0] for p in points] == sorted(p[0] for p in points)
+
+
+def test_history_keeps_recording_after_the_clock_stepped_back():
+    from pychrony.dashboard.history import History
+
+    t = _tracking()
+    history = History(600, min_interval=2)
+    history.add_tracking(10_000.0, t)
+    history.add_tracking(9_000.0, t)  # the wall clock stepped back 1000 s
+    history.add_tracking(9_002.0, t)
+    assert len(history) == 3
+
+
+def test_source_lines_break_where_samples_stop_for_long():
+    from pychrony.dashboard.charts import sources_chart
+
+    points = [(1000.0 + 64 * i, 1e-6) for i in range(5)] + [(2000.0, 2e-6)]  # then a gap
+    chart = sources_chart({"192.0.2.1": points}, {}, {"192.0.2.1"}, 2000.0, 3600, gap=7.0)
+    (series,) = chart["series"]
+    assert series["gap"] == 4 * 64  # four polls without a sample break the line...
+    steps = [a[0] - b[0] for a, b in zip(series["points"], series["points"][1:], strict=False)]
+    assert max(steps) > series["gap"]  # ...as after the fourth sample here
+    assert series["classes"] == "selected"

@@ -10,10 +10,12 @@ import sys
 
 from ..connection import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, Backend
 from .app import REFRESH_SECONDS, create_app
+from .history import DEFAULT_HISTORY
 from .metrics import ChronyCollector
 from .reader import ChronyReader
 
 __all__ = [
+    "DEFAULT_HISTORY",
     "DEFAULT_HOST",
     "DEFAULT_PORT",
     "REFRESH_SECONDS",
@@ -36,11 +38,13 @@ def serve(
     timeout: float = DEFAULT_TIMEOUT,
     attempts: int = DEFAULT_ATTEMPTS,
     backend: Backend = "auto",
+    history: float = DEFAULT_HISTORY,
 ) -> None:
-    """Serve the dashboard for the chronyd at ``address`` until interrupted."""
+    """Serve the dashboard for the chronyd at ``address`` until interrupted
+    (``history``: seconds the charts cover)."""
     import uvicorn
 
-    app = create_app(address, timeout=timeout, attempts=attempts, backend=backend)
+    app = create_app(address, timeout=timeout, attempts=attempts, backend=backend, history=history)
     shown = f"[{host}]" if ":" in host else host
     print(
         f"pychrony dashboard on http://{shown}:{port}/  (metrics: /metrics; Ctrl-C stops)",

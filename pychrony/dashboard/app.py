@@ -4,7 +4,7 @@ Routes:
 
 * ``/`` the page (server-rendered, then refreshed in place by ``static/dashboard.js``);
 * ``/api/snapshot`` tracking, sources, sourcestats and rtcdata with their display
-  strings and the offset history, as the page's script uses them;
+  strings and the charts' series, as the page's script uses them;
 * ``/api/<report>`` any report as :func:`pychrony.display.to_json` JSON;
 * ``/metrics`` Prometheus text format (:mod:`.metrics`);
 * ``/healthz`` liveness of the dashboard, with chronyd's last known state.
@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._version import __version__
 from ..connection import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, Backend
-from ..display import format_time, to_json
+from ..display import format_duration, format_time, to_json
 from ..exceptions import (
     ChronyConnectionError,
     ChronyDisabledError,
@@ -39,9 +39,10 @@ from ..exceptions import (
     ChronyPermissionError,
 )
 from ..registry import REPORTS_BY_NAME
+from .history import DEFAULT_HISTORY
 from .metrics import ChronyCollector
 from .reader import ChronyReader
-from .view import CHART_WINDOW, SNAPSHOT_REPORTS, snapshot, view
+from .view import SNAPSHOT_REPORTS, snapshot, view
 
 __all__ = ["REFRESH_SECONDS", "create_app"]
 
@@ -82,7 +83,7 @@ class _SecurityHeaders:
 
 class _Poller:
     """Reads the page's reports every ``interval`` seconds in a daemon thread, so the
-    page loads at once from the cache and the offset history fills with nobody
+    page loads at once from the cache and the history fills with nobody
     watching."""
 
     def __init__(self, reader: ChronyReader, interval: float) -> None:
@@ -135,14 +136,25 @@ def create_app(
     refresh: float = REFRESH_SECONDS,
     poll: bool = True,
     reader: ChronyReader | None = None,
+    history: float = DEFAULT_HISTORY,
 ) -> Starlette:
     """The dashboard app for the chronyd at ``address`` (see ChronyConnection).
 
     ``refresh``: seconds between the page's updates, and the longest a cached reading
     is reused (0: read chronyd on every request). ``poll``: run the background poller
-    while the app is served (it fills the offset history with nobody watching).
+    while the app is served (it fills the history with nobody watching). ``history``:
+    seconds of tracking and source samples the charts cover (memory grows with it:
+    at most one point per ``refresh`` seconds per series; ignored when ``reader`` is
+    given).
     """
-    reader = reader or ChronyReader(address, timeout=timeout, attempts=attempts, backend=backend)
+    reader = reader or ChronyReader(
+        address,
+        timeout=timeout,
+        attempts=attempts,
+        backend=backend,
+        history=history,
+        history_interval=refresh or REFRESH_SECONDS,
+    )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ChronyCollector(reader))
     templates = _environment()
@@ -156,17 +168,25 @@ def create_app(
         max_age = refresh + reader.budget + 1 if polling.is_set() else refresh
         return reader.cached_read(SNAPSHOT_REPORTS, max_age=max_age)
 
-    def history() -> list[tuple[float, float]]:
-        return reader.history.points(CHART_WINDOW)
-
     # The history gets a point every ~2 s while the poller runs: a longer silence
     # means chronyd was away, and the chart's line breaks there.
     gap = 3 * max(refresh or REFRESH_SECONDS, reader.history.min_interval) + 1
 
+    def page_view(current: Any) -> dict[str, Any]:
+        return view(
+            current,
+            reader.known,
+            reader.history,
+            last_success=reader.last_success,
+            last_attempt=reader.last_attempt,
+            gap=gap,
+        )
+
     async def index(request: Request) -> HTMLResponse:
         current = await run_in_threadpool(reading)
         html = page.render(
-            v=view(current, history(), gap),
+            v=page_view(current),
+            history_label=format_duration(reader.history.window),
             address=address or "auto",
             backend=reader.backend,
             version=__version__,
@@ -177,7 +197,7 @@ def create_app(
 
     async def api_snapshot(request: Request) -> JSONResponse:
         current = await run_in_threadpool(reading)
-        return JSONResponse(snapshot(current, history(), gap), headers=_NO_STORE)
+        return JSONResponse(snapshot(current, page_view(current)), headers=_NO_STORE)
 
     async def api_report(request: Request) -> JSONResponse:
         name = request.path_params["report"]

@@ -1,4 +1,4 @@
-"""One shared, locked ChronyConnection for the whole app, and the offset history.
+"""One shared, locked ChronyConnection for the whole app, its history and last-known values.
 
 Every request (page, API, ``/metrics``) reads chronyd through :class:`ChronyReader`:
 one connection, one request at a time, reopened after a connection error so the
@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +22,9 @@ from ..exceptions import (
     ChronyError,
     ChronyTimeoutError,
 )
+from .history import DEFAULT_HISTORY, History
 
-__all__ = ["ChronyReader", "OffsetHistory", "Reading"]
+__all__ = ["ChronyReader", "Known", "Reading"]
 
 
 @dataclass
@@ -56,29 +56,12 @@ class Reading:
         return None
 
 
-class OffsetHistory:
-    """A ring buffer of ``(epoch, offset)`` points, at most one per ``min_interval``."""
+@dataclass(frozen=True)
+class Known:
+    """A report's last successfully read value and when it was read (epoch)."""
 
-    def __init__(self, maxlen: int = 300, min_interval: float = 2.0) -> None:
-        self._points: deque[tuple[float, float]] = deque(maxlen=maxlen)
-        self.min_interval = min_interval
-        self._lock = threading.Lock()
-
-    def add(self, when: float, offset: float) -> None:
-        """Record ``offset`` (seconds) seen at ``when`` unless the last point is too recent."""
-        with self._lock:
-            if self._points and when - self._points[-1][0] < self.min_interval:
-                return
-            self._points.append((when, offset))
-
-    def points(self, window: float | None = None) -> list[tuple[float, float]]:
-        """The points of the last ``window`` seconds (all when None), oldest first."""
-        with self._lock:
-            points = list(self._points)
-        if window is not None and points:
-            start = points[-1][0] - window
-            points = [p for p in points if p[0] >= start]
-        return points
+    value: Any
+    taken_at: float
 
 
 class ChronyReader:
@@ -89,6 +72,11 @@ class ChronyReader:
     (chronyd restarted, stale socket) is retried once at once. Every read is bounded:
     waiting for the lock and for chronyd together never take much longer than
     ``timeout * attempts``.
+
+    ``history``: seconds of tracking and source samples kept for the charts, at most
+    one point per ``history_interval`` seconds per series.
+    ``known`` holds each report's last good value, so a page loaded during an outage
+    still shows what chronyd last said (and when).
     """
 
     def __init__(
@@ -99,6 +87,8 @@ class ChronyReader:
         attempts: int = DEFAULT_ATTEMPTS,
         backend: Backend = "auto",
         connect: Callable[[], ChronyConnection] | None = None,
+        history: float = DEFAULT_HISTORY,
+        history_interval: float = 2.0,
     ) -> None:
         self.address = address
         self.timeout = timeout
@@ -110,9 +100,11 @@ class ChronyReader:
         )
         self._conn: ChronyConnection | None = None
         self._lock = threading.Lock()
-        self.history = OffsetHistory()
+        self.history = History(history, min_interval=history_interval)
+        self.known: dict[str, Known] = {}
         self.last_error: str | None = None
         self.last_success: float | None = None
+        self.last_attempt: float | None = None
         self._cache: dict[tuple[str, ...], Reading] = {}
 
     def close(self) -> None:
@@ -146,6 +138,7 @@ class ChronyReader:
     def read(self, names: Iterable[str]) -> Reading:
         """Read each report in ``names``; never raises for chronyd's failures."""
         reading = Reading()
+        self.last_attempt = time.time()
         deadline = time.monotonic() + self.budget
         if not self._lock.acquire(timeout=self.budget):
             reading.error = ChronyTimeoutError(
@@ -167,9 +160,14 @@ class ChronyReader:
         finally:
             self._lock.release()
         reading.taken_at = time.time()
+        for name, value in reading.values.items():
+            self.known[name] = Known(value, reading.taken_at)
         tracking = reading.values.get("tracking")
         if tracking is not None:
-            self.history.add(reading.taken_at, tracking.offset)
+            self.history.add_tracking(reading.taken_at, tracking)
+        sources = reading.values.get("sources")
+        if sources is not None:
+            self.history.add_sources(reading.taken_at, sources)
         if reading.up:
             self.last_success = reading.taken_at
         failure = reading.failure

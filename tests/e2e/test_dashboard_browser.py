@@ -1,14 +1,17 @@
 """The dashboard in headless Chromium against a real chronyd (pychrony.lab), python backend.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (ci/test.sh installs them) and
-chronyd (the lab installs it). Screenshots land in ``artifacts/`` at the top of the
-repository (override with ``PYCHRONY_ARTIFACTS``); their paths are printed.
+chronyd (the lab installs it). Screenshots of each state land in ``build/screenshots/``
+(override with ``PYCHRONY_SCREENSHOTS``); the test log lists them at its end
+(``conftest.py``).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import os
+import re
 import shutil
 import socket
 import threading
@@ -25,18 +28,18 @@ from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from pychrony.dashboard import create_app
+from pychrony.dashboard.view import DASH
 from pychrony.lab import Lab
 
 pytestmark = pytest.mark.integration
 
-ARTIFACTS = Path(
-    os.environ.get("PYCHRONY_ARTIFACTS") or Path(__file__).resolve().parents[2] / "artifacts"
-)
+WIDTHS = (360, 768, 1400)  # a phone, a tablet, a desktop
 REFRESH = 0.5  # seconds between the page's updates (2 s in production)
 WAIT = 15.0
 
@@ -111,15 +114,19 @@ def browser() -> Iterator[WebDriver]:
         driver.quit()
 
 
-def _screenshot(driver: WebDriver, name: str) -> Path:
-    """Save the whole page (not just the viewport) as ``ARTIFACTS/name``."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-    clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
-    shot = driver.execute_cdp_cmd(
-        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
-    )
-    path = ARTIFACTS / name
+def _screenshot(driver: WebDriver, name: str, whole: bool = True) -> Path:
+    """Save the whole page (``whole``; else the viewport, where a hover stays) under
+    ``$PYCHRONY_SCREENSHOTS`` (``build/screenshots`` by default: see conftest.py)."""
+    folder = Path(os.environ["PYCHRONY_SCREENSHOTS"])
+    folder.mkdir(parents=True, exist_ok=True)
+    if whole:
+        size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        options = {"format": "png", "captureBeyondViewport": True, "clip": clip}
+    else:
+        options = {"format": "png"}
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", options)
+    path = folder / name
     path.write_bytes(base64.b64decode(shot["data"]))
     print(f"screenshot: {path}")
     return path
@@ -168,64 +175,264 @@ def _selected_rows(driver: WebDriver) -> list[str]:
     return [row["name"] for row in _rows(driver) if "selected" in row["classes"]]
 
 
-def test_dashboard_in_chromium_against_real_chronyd(lab: Lab, browser: WebDriver) -> None:
+def _viewport(driver: WebDriver, width: int, height: int = 900) -> None:
+    """Emulate a screen ``width`` CSS pixels wide (a phone at 360)."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 500},
+    )
+
+
+def _snapshot(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url + "api/snapshot", timeout=WAIT) as response:
+        return json.load(response)  # type: ignore[no-any-return]
+
+
+def _chronyd_state(url: str) -> str:
+    with urllib.request.urlopen(url + "healthz", timeout=WAIT) as response:
+        return str(json.load(response)["chronyd"])
+
+
+_CHARTS_JS = """
+const out = {};
+document.querySelectorAll('figure.chart').forEach((f) => {
+  out[f.dataset.chart] = {
+    lines: Array.from(f.querySelectorAll('.lines path')).map((p) => ({
+      key: p.dataset.key, classes: p.getAttribute('class'),
+      points: (p.getAttribute('d').match(/[ML]/g) || []).length,
+      width: parseFloat(getComputedStyle(p).strokeWidth),
+    })),
+    bands: f.querySelectorAll('.bands path').length,
+    legend: Array.from(f.querySelectorAll('.legend li')).map((li) => li.textContent),
+  };
+});
+return out;
+"""
+
+
+def _charts(driver: WebDriver) -> dict[str, Any]:
+    return driver.execute_script(_CHARTS_JS)  # type: ignore[no-any-return]
+
+
+_LAYOUT_JS = """
+const doc = document.documentElement;
+const top = (el) => el.getBoundingClientRect().top;
+const first = document.querySelector('main .stat');
+const tops = Array.from(document.querySelectorAll('main .stat, main .chart, main table'))
+  .filter((el) => el !== first && el.getClientRects().length).map(top);
+const wraps = Array.from(document.querySelectorAll('.table-wrap'));
+return {
+  scrollWidth: doc.scrollWidth, innerWidth: window.innerWidth,
+  first: first.id, firstTop: top(first), othersTop: Math.min(...tops),
+  tableScrolls: wraps.map((w) => w.scrollWidth > w.clientWidth),
+  tableOverflow: wraps.map((w) => getComputedStyle(w).overflowX),
+  fontSize: parseFloat(getComputedStyle(document.body).fontSize),
+  widest: Math.max(...Array.from(document.querySelectorAll('body *'))
+    .filter((el) => !el.closest('.table-wrap'))
+    .map((el) => el.getBoundingClientRect().right)),
+};
+"""
+
+
+@pytest.fixture(scope="module")
+def served(lab: Lab) -> Iterator[str]:
+    """The dashboard of the lab's chronyd, served for the whole module (its history
+    fills while the tests run)."""
     app = create_app(lab.socket_path, backend="python", timeout=0.5, attempts=2, refresh=REFRESH)
     assert app.state.reader.backend == "python"
     with _Server(app) as url:
-        start = time.perf_counter()
+        deadline = time.monotonic() + WAIT
+        while _snapshot(url)["view"]["charts"]["offset"]["count"] < 3:
+            assert time.monotonic() < deadline, "the history did not fill"
+            time.sleep(0.2)
+        yield url
+
+
+def test_live_page_in_chromium_against_real_chronyd(served: str, browser: WebDriver) -> None:
+    url = served
+    start = time.perf_counter()
+    browser.get(url)
+    load = time.perf_counter() - start
+    assert load < 2.0, f"page took {load:.2f} s"
+    _wait(browser, "the first refresh", lambda d: _updates(d) >= 1)
+
+    # -- sections, all from the live chronyd
+    for section in ("tracking", "charts", "sources", "sourcestats", "rtc"):
+        assert browser.find_element(By.ID, section).is_displayed(), section
+    assert not _banner_shown(browser)
+    assert not browser.find_elements(By.CSS_SELECTOR, ".panel.stale")
+    assert browser.find_element(By.ID, "last-read-ago").text == "just now"
+    sync = browser.find_element(By.ID, "stat-sync")
+    assert "ok" in (sync.get_attribute("class") or "").split()
+    assert "Synchronised" in sync.text
+    reference = browser.find_element(By.CSS_SELECTOR, "#stat-reference .stat-value")
+    assert reference.text == "127.0.0.1"
+    assert browser.find_element(By.ID, "rtc-missing").is_displayed()
+    assert "RTC tracking not configured" in browser.find_element(By.ID, "rtc").text
+
+    # -- the selected source is highlighted, the unreachable ones dimmed
+    _wait(browser, "the selected source", lambda d: _selected_rows(d) == ["127.0.0.1"])
+    rows = {row["name"]: row for row in _rows(browser)}
+    assert set(rows) == {"GPS", "127.0.0.1", "127.0.1.1", "127.0.1.2"}
+    selected = rows["127.0.0.1"]
+    assert "unreachable" not in selected["classes"]
+    assert selected["bits_on"] > 0  # the reachability boxes of the last polls
+    for name in ("GPS", "127.0.1.1", "127.0.1.2"):  # never answered: dimmed
+        assert {"unreachable", "placeholder"} <= set(rows[name]["classes"])
+        assert rows[name]["opacity"] < 1
+        assert rows[name]["background"] != selected["background"]
+        assert rows[name]["bits_on"] == 0
+        assert "4294967295" not in rows[name]["text"]
+    assert selected["opacity"] == 1
+
+    # -- never-sampled sources: chronyd's stand-ins (2000 ppm, 4 s) are not shown
+    stats = {row["name"]: row for row in _rows(browser, "#sourcestats-body")}
+    assert len(stats) == 4
+    assert [n for n, r in stats.items() if "selected" in r["classes"]] == ["127.0.0.1"]
+    for name in ("GPS", "127.0.1.1", "127.0.1.2"):
+        assert "placeholder" in stats[name]["classes"]
+        assert stats[name]["opacity"] < 1
+        assert "2000" not in stats[name]["text"]
+        assert "4000" not in stats[name]["text"]
+        assert "4.000s" not in stats[name]["text"]
+        assert stats[name]["text"].split()[1:3] == ["0", "0"]  # samples, runs: real zeros
+        assert stats[name]["text"].count(DASH) == 5  # span, offset, std dev, skew, freq
+    assert stats["127.0.0.1"]["opacity"] == 1
+
+    # -- the charts: one system line with its band, one frequency line, one line per
+    # reachable source (the lab has one), the selected one emphasised
+    _wait(browser, "the charts", lambda d: _charts(d)["offset"]["lines"][:1] != [])
+    charts = _charts(browser)
+    api = _snapshot(url)["view"]["charts"]
+    assert [c["lines"] for c in api.values()] == [1, 1, 1]
+    (system,) = charts["offset"]["lines"]
+    assert charts["offset"]["bands"] == 1
+    assert system["points"] >= 3
+    (frequency,) = charts["frequency"]["lines"]
+    assert charts["frequency"]["bands"] == 0
+    assert frequency["points"] >= 3
+    (source,) = charts["sources"]["lines"]
+    assert source["key"] == "127.0.0.1"
+    assert "selected" in source["classes"].split()
+    assert source["width"] > 2
+
+    # -- hovering shows the value and the time of the nearest point
+    for chart, word in (("offset", "offset"), ("frequency", "ppm"), ("sources", "127.0.0.1")):
+        plot = browser.find_element(By.CSS_SELECTOR, f"#chart-{chart} .chart-plot")
+        ActionChains(browser).move_to_element(plot).perform()
+        tip = browser.find_element(By.CSS_SELECTOR, f"#chart-{chart} .chart-tip")
+        _wait(browser, f"the {chart} tooltip", lambda d, tip=tip: tip.is_displayed())
+        assert re.search(r"\d\d:\d\d:\d\d", tip.text), tip.text
+        assert word in tip.text
+        if chart == "offset":
+            _screenshot(browser, "dashboard-live-hover.png", whole=False)
+    ActionChains(browser).move_by_offset(0, 400).perform()
+
+    # -- /metrics from the same app
+    with urllib.request.urlopen(url + "metrics", timeout=WAIT) as response:
+        text = response.read().decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["chrony_up"].samples[0].value == 1
+    assert "chrony_tracking_system_time_seconds" in families
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_layout_fits_the_screen(served: str, browser: WebDriver, width: int) -> None:
+    _viewport(browser, width)
+    browser.get(served)
+    _wait(browser, "the first refresh", lambda d: _updates(d) >= 1)
+    layout = browser.execute_script(_LAYOUT_JS)
+    assert layout["innerWidth"] == width
+    assert layout["scrollWidth"] <= layout["innerWidth"], layout
+    assert layout["widest"] <= width + 0.5, layout  # nothing pokes out, clipped or not
+    assert layout["first"] == "stat-sync"  # the status card first...
+    assert layout["firstTop"] <= layout["othersTop"]  # ...and at the top
+    assert layout["tableOverflow"] == ["auto", "auto"]
+    if width == 360:
+        assert all(layout["tableScrolls"])  # the tables scroll inside their own box
+    if width == 1400:
+        assert not any(layout["tableScrolls"])
+    assert layout["fontSize"] >= 14
+    _screenshot(browser, f"dashboard-{width}px.png")
+
+
+def test_sigstopped_chronyd_fresh_load_shows_last_known_values(
+    lab: Lab, served: str, browser: WebDriver
+) -> None:
+    url = served
+    with lab.paused():
+        deadline = time.monotonic() + WAIT
+        while _chronyd_state(url) != "down":
+            assert time.monotonic() < deadline, "the dashboard did not notice chronyd hang"
+            time.sleep(0.1)
+        time.sleep(2.0)  # an outage of a few seconds: the ages and the last attempt move on
+        for width in (360, 1400):
+            _viewport(browser, width)
+            start = time.perf_counter()
+            browser.get(url)  # a fresh load, during the outage
+            load = time.perf_counter() - start
+            assert load < 2.0, f"page took {load:.2f} s with chronyd hung"
+            assert _banner_shown(browser)
+            assert "did not answer" in browser.find_element(By.ID, "error-text").text
+            hint = browser.find_element(By.ID, "error-hint").text
+            assert re.search(r"last known, as of \d\d:\d\d:\d\d, \S+ ago", hint), hint
+            # the last-known values are there, dimmed, with their age
+            offset = browser.find_element(By.CSS_SELECTOR, "#stat-offset .stat-value").text
+            assert re.fullmatch(r"[+-]\d+(\.\d)?(ns|µs|ms|s)", offset), offset
+            assert browser.find_element(By.CSS_SELECTOR, "#stat-reference .stat-value").text == (
+                "127.0.0.1"
+            )
+            for section in ("tracking", "sources", "sourcestats", "charts"):
+                panel = browser.find_element(By.ID, section)
+                assert "stale" in (panel.get_attribute("class") or "").split(), section
+            note = browser.find_element(By.CSS_SELECTOR, "#tracking .as-of")
+            assert re.fullmatch(r"as of \d\d:\d\d:\d\d, \S+ ago", note.text), note.text
+            assert "No data" not in browser.find_element(By.TAG_NAME, "main").text
+            assert _selected_rows(browser) == ["127.0.0.1"]
+            sync = browser.find_element(By.ID, "stat-sync").text
+            assert "Unknown" in sync
+            assert "last known: synchronised to 127.0.0.1" in sync
+            # the header tells the last good read from the last attempt
+            read = browser.find_element(By.ID, "last-read").text
+            attempt = browser.find_element(By.ID, "last-attempt").text
+            assert read < attempt, (read, attempt)
+            assert _charts(browser)["offset"]["lines"]  # the history is still drawn
+            assert browser.execute_script(_LAYOUT_JS)["scrollWidth"] <= width
+            _wait_updates(browser)  # the page keeps asking; the age grows
+            _screenshot(browser, f"dashboard-sigstop-{width}px.png")
+    resumed = time.monotonic()
+    _wait(browser, "the banner to go", lambda d: not _banner_shown(d))
+    recovery = time.monotonic() - resumed
+    assert recovery < 5.0, f"recovery took {recovery:.1f} s"
+    _wait(browser, "current values", lambda d: not d.find_elements(By.CSS_SELECTOR, ".panel.stale"))
+    assert not browser.find_element(By.CSS_SELECTOR, "#tracking .as-of").is_displayed()
+    assert browser.find_element(By.ID, "last-read-ago").text == "just now"
+    assert "Synchronised" in browser.find_element(By.ID, "stat-sync").text
+    _screenshot(browser, "dashboard-recovered-1400px.png")
+
+
+def test_page_before_any_answer_says_no_data_yet(tmp_path: Path, browser: WebDriver) -> None:
+    app = create_app(str(tmp_path / "chronyd.sock"), backend="python", timeout=0.2, attempts=1)
+    with _Server(app) as url:
         browser.get(url)
-        load = time.perf_counter() - start
-        assert load < 2.0, f"page took {load:.2f} s"
         _wait(browser, "the first refresh", lambda d: _updates(d) >= 1)
+        assert _banner_shown(browser)
+        assert "no data from chronyd yet" in browser.find_element(By.ID, "error-hint").text
+        assert browser.find_element(By.ID, "last-read").text == "never"
+        main = browser.find_element(By.TAG_NAME, "main").text
+        assert main.count("No data from chronyd yet.") == 4  # tracking, 2 tables, RTC
+        offset = browser.find_element(By.CSS_SELECTOR, "#stat-offset .stat-value").text
+        assert offset == DASH
+        assert not browser.find_elements(By.CSS_SELECTOR, ".as-of:not([hidden])")
+        _screenshot(browser, "dashboard-no-data-yet.png")
 
-        # -- sections, all from the live chronyd
-        for section in ("tracking", "chart", "sources", "sourcestats", "rtc"):
-            assert browser.find_element(By.ID, section).is_displayed(), section
-        assert not _banner_shown(browser)
-        sync = browser.find_element(By.ID, "stat-sync")
-        assert "ok" in (sync.get_attribute("class") or "").split()
-        assert "Synchronised" in sync.text
-        assert browser.find_element(By.CSS_SELECTOR, "#stat-reference .stat-value").text == (
-            "127.0.0.1"
-        )
-        assert browser.find_element(By.ID, "rtc-missing").is_displayed()
-        assert "RTC tracking not configured" in browser.find_element(By.ID, "rtc").text
 
-        # -- the selected source is highlighted, the unreachable ones dimmed
-        _wait(browser, "the selected source", lambda d: _selected_rows(d) == ["127.0.0.1"])
-        rows = {row["name"]: row for row in _rows(browser)}
-        assert set(rows) == {"GPS", "127.0.0.1", "127.0.1.1", "127.0.1.2"}
-        selected = rows["127.0.0.1"]
-        assert "unreachable" not in selected["classes"]
-        assert selected["bits_on"] > 0  # the reachability boxes of the last polls
-        for name in ("GPS", "127.0.1.1", "127.0.1.2"):  # never answered: dimmed
-            assert "unreachable" in rows[name]["classes"]
-            assert rows[name]["opacity"] < 1
-            assert rows[name]["background"] != selected["background"]
-            assert rows[name]["bits_on"] == 0
-            assert "4294967295" not in rows[name]["text"]
-        assert selected["opacity"] == 1
-        stats = _rows(browser, "#sourcestats-body")
-        assert len(stats) == 4
-        assert [r["name"] for r in stats if "selected" in r["classes"]] == ["127.0.0.1"]
-
-        # -- the chart fills from the history
-        _wait(
-            browser,
-            "the offset chart",
-            lambda d: d.find_element(By.ID, "chart-line").get_attribute("d").count("L") >= 2,
-        )
-        _screenshot(browser, "dashboard.png")
-
-        # -- /metrics from the same app
-        with urllib.request.urlopen(url + "metrics", timeout=WAIT) as response:
-            text = response.read().decode()
-        families = {f.name: f for f in text_string_to_metric_families(text)}
-        assert families["chrony_up"].samples[0].value == 1
-        assert "chrony_tracking_system_time_seconds" in families
-
-        # -- chronyd dies: the banner appears and the page keeps working
-        lab.kill_client()
+def test_chronyd_killed_and_restarted(lab: Lab, served: str, browser: WebDriver) -> None:
+    url = served
+    browser.get(url)
+    _wait(browser, "the selected source", lambda d: _selected_rows(d) == ["127.0.0.1"])
+    lab.kill_client()
+    try:
         _wait(browser, "the error banner", _banner_shown)
         assert "Cannot connect to chronyd" in browser.find_element(By.ID, "error-text").text
         _wait_updates(browser)  # still refreshing
@@ -234,25 +441,11 @@ def test_dashboard_in_chromium_against_real_chronyd(lab: Lab, browser: WebDriver
         with urllib.request.urlopen(url + "metrics", timeout=WAIT) as response:
             down = {f.name: f for f in text_string_to_metric_families(response.read().decode())}
         assert down["chrony_up"].samples[0].value == 0
-
-        # -- chronyd is back: the page recovers by itself
+    finally:
         lab.restart_client()
-        _wait(browser, "the banner to go", lambda d: not _banner_shown(d))
-
-        # -- chronyd hangs (SIGSTOP): requests time out, the page still loads at once
-        with lab.paused():
-            _wait(browser, "the error banner (timeout)", _banner_shown)
-            assert "did not answer" in browser.find_element(By.ID, "error-text").text
-            start = time.perf_counter()
-            browser.get(url)
-            load = time.perf_counter() - start
-            assert load < 2.0, f"page took {load:.2f} s with chronyd hung"
-            _wait(browser, "the error banner after reload", _banner_shown)
-        _wait(browser, "the banner to go", lambda d: not _banner_shown(d))
-        _wait(browser, "a selected source again", lambda d: _selected_rows(d) == ["127.0.0.1"])
-        _wait_updates(browser)
-        assert "ok" in (browser.find_element(By.ID, "stat-sync").get_attribute("class") or "")
-        _screenshot(browser, "dashboard-recovered.png")
+    _wait(browser, "the banner to go", lambda d: not _banner_shown(d))
+    _wait(browser, "a selected source again", lambda d: _selected_rows(d) == ["127.0.0.1"])
+    assert "ok" in (browser.find_element(By.ID, "stat-sync").get_attribute("class") or "")
 
 
 def test_metrics_over_udp_keep_up_when_reports_are_refused(lab: Lab) -> None:
