@@ -33,7 +33,7 @@ from typing import Any, Final, TypeAlias, TypeVar
 
 from . import registry as reg
 from ._address import Endpoint, candidates
-from ._errors import open_error, status_error, timeout_error
+from ._errors import auto_detect_error, open_error, status_error, timeout_error
 from ._wire import (
     COUNT_LAYOUT,
     NAME_REQUEST_LENGTH,
@@ -103,7 +103,7 @@ _REFCLOCK_MODE: Final = SourceMode.REFCLOCK.value
 _UNKNOWN: Any = object()
 _SOURCES: Final = reg.SOURCES
 _SOURCESTATS: Final = reg.SOURCESTATS
-_COUNT_WHAT: Final = "the number of sources"
+_COUNT_WHAT: Final = "sources count"
 #: Bytes of each report's record requests (padded to the longest reply).
 _REQUEST_LENGTHS: Final = {r.name: request_length(r) for r in reg.REPORTS}
 #: The ``Struct.pack`` of requests without data (each report's, count requests') and
@@ -126,8 +126,9 @@ def _index_data(index: int) -> bytes:
 def open_session(address: str | None, *, timeout: float, attempts: int) -> CmdmonSession:
     """A session to chronyd at ``address`` (see :func:`pychrony._address.candidates`).
 
-    With ``address`` None every default endpoint is tried in order: a missing
-    socket means the next one; a UDP endpoint is taken when it answers.
+    With ``address`` None every default endpoint is tried in order, as pychrony
+    2.x does, by connecting: a socket that is missing or refuses us means the
+    next one; a UDP endpoint is taken when it answers.
     """
     endpoints = candidates(address)
     if address:
@@ -147,7 +148,7 @@ def open_session(address: str | None, *, timeout: float, attempts: int) -> Cmdmo
                 failures.append((endpoint, exc))
                 continue
         return session
-    raise _auto_error(failures)
+    raise auto_detect_error([(str(endpoint), exc) for endpoint, exc in failures])
 
 
 def _open(endpoint: Endpoint, timeout: float, attempts: int) -> CmdmonSession:
@@ -158,22 +159,6 @@ def _open(endpoint: Endpoint, timeout: float, attempts: int) -> CmdmonSession:
         sock, client_dir = _open_udp(str(endpoint.host), endpoint.port), None
         window = WINDOW
     return CmdmonSession(sock, endpoint, timeout, attempts, client_dir, window)
-
-
-def _auto_error(failures: list[tuple[Endpoint, ChronyError]]) -> ChronyError:
-    tried = "; ".join(f"{endpoint}: {exc.message}" for endpoint, exc in failures)
-    for _, exc in failures:
-        if isinstance(exc, ChronyPermissionError):
-            return ChronyPermissionError(
-                f"{exc.message}. No other endpoint answered either (tried {tried})",
-                exc.error_code,
-            )
-    code = failures[0][1].error_code if failures else None
-    return ChronyConnectionError(
-        f"Cannot reach chronyd: tried {tried}. Is chronyd running? Pass its socket path "
-        "or address explicitly if it listens elsewhere",
-        code,
-    )
 
 
 # -- sockets ------------------------------------------------------------------

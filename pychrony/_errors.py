@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+from collections.abc import Sequence
 
 from .exceptions import (
     ChronyConnectionError,
@@ -15,7 +16,14 @@ from .exceptions import (
     ChronyTimeoutError,
 )
 
-__all__ = ["LibchronyError", "libchrony_error", "open_error", "status_error", "timeout_error"]
+__all__ = [
+    "LibchronyError",
+    "auto_detect_error",
+    "libchrony_error",
+    "open_error",
+    "status_error",
+    "timeout_error",
+]
 
 
 class LibchronyError:
@@ -50,11 +58,11 @@ def open_error(address: str, code: int) -> ChronyError:
     reason = os.strerror(err) if err else "unknown error"
     if err in (errno.EACCES, errno.EPERM):
         return ChronyPermissionError(
-            f"Permission denied for chronyd socket {address}: {_PERMISSION_HINT}", code
+            f"Permission denied connecting to {address}: {_PERMISSION_HINT}", code
         )
     return ChronyConnectionError(
-        f"Cannot connect to chronyd at {address} ({reason}). Is chronyd running, "
-        "and is this its command socket or address?",
+        f"Failed to connect to {address} ({reason}). Is chronyd running, and is this its "
+        "command socket or address?",
         code,
     )
 
@@ -65,7 +73,8 @@ def libchrony_error(code: int, report: str, stage: str, detail: str = "") -> Chr
     ``detail`` (what exactly chronyd said, when known) is appended in parentheses.
     """
     e = LibchronyError
-    where = f"{stage} {report}"
+    # pychrony 2.x's leading phrases, which its users match on.
+    where = f"request {report} report" if stage == "requesting" else f"process {report} response"
     note = f" ({detail})" if detail else ""
     if code == e.UNAUTHORIZED:
         return ChronyPermissionError(
@@ -76,7 +85,9 @@ def libchrony_error(code: int, report: str, stage: str, detail: str = "") -> Chr
     if code == e.DISABLED:
         return ChronyDisabledError(f"chronyd does not provide {report} (disabled){note}", code)
     if code in (e.SEND_FAILED, e.RECV_FAILED):
-        return ChronyConnectionError(f"Lost the connection to chronyd while {where}{note}", code)
+        return ChronyConnectionError(
+            f"Failed to {where}: lost the connection to chronyd{note}", code
+        )
     if code == e.INVALID_RESPONSE:
         return ChronyDataError(
             f"{report}: chronyd's reply is malformed (truncated or corrupted){note}", code
@@ -85,7 +96,7 @@ def libchrony_error(code: int, report: str, stage: str, detail: str = "") -> Chr
         return ChronyDataError(f"{report}: chronyd is newer than pychrony supports{note}", code)
     if code == e.OLD_SERVER:
         return ChronyDataError(f"{report}: chronyd is too old to provide it{note}", code)
-    return ChronyDataError(f"Failed {where}{note}", code)
+    return ChronyDataError(f"Failed to {where}{note}", code)
 
 
 # chronyd's status codes (candm.h STT_*) -> (libchrony error, what chronyd meant).
@@ -132,8 +143,8 @@ def timeout_error(address: str, what: str, timeout: float, attempts: int) -> Chr
             f"chrony.conf: cmdallow {local}"
         )
     return ChronyTimeoutError(
-        f"chronyd at {address} did not answer ({what}) within {timeout * attempts:g} s "
-        f"({attempts} attempts of {timeout:g} s). {hint}",
+        f"Failed to process {what} response: chronyd at {address} did not answer within "
+        f"{timeout * attempts:g} s ({attempts} attempts of {timeout:g} s). {hint}",
         -errno.ETIMEDOUT,
     )
 
@@ -156,3 +167,39 @@ def _udp_source_address(address: str) -> str | None:
         probe.connect((endpoint.host, endpoint.port))  # sends nothing: picks a route
         return str(probe.getsockname()[0])
     return None
+
+
+def auto_detect_error(failures: Sequence[tuple[str, ChronyError]]) -> ChronyError:
+    """The exception when auto-detection connected to none of its candidates.
+
+    ``failures``: each candidate tried, in order, with what it raised. The message
+    names each on a line of its own with the reason; when a socket refused us
+    (ChronyPermissionError, as pychrony 2.x raises) the way round it comes once.
+    """
+    tried = "\n".join(f"  {address}: {_short_reason(exc)}" for address, exc in failures)
+    denied = [exc for _, exc in failures if isinstance(exc, ChronyPermissionError)]
+    message = f"Failed to connect to chronyd (auto-detect). Tried:\n{tried}\n"
+    if denied:
+        return ChronyPermissionError(
+            message + "chronyd's Unix socket is its control channel, open to root and "
+            "chronyd's user only. For monitoring use its command port, which serves every "
+            'report pychrony reads: ChronyConnection("127.0.0.1") (chronyd listens on '
+            '127.0.0.1 and ::1 port 323 unless "cmdport 0")',
+            denied[0].error_code,
+        )
+    return ChronyConnectionError(
+        message + "Is chronyd running? Pass its socket path or address if it listens elsewhere",
+        failures[0][1].error_code if failures else None,
+    )
+
+
+def _short_reason(exc: ChronyError) -> str:
+    """Why one candidate failed, in a few words (the first sentence, or errno's text)."""
+    if isinstance(exc, ChronyTimeoutError):
+        return "no answer (timed out)"
+    if isinstance(exc, ChronyPermissionError):
+        return "Permission denied"
+    code = exc.error_code
+    if code is not None and code < 0:
+        return os.strerror(-code)
+    return exc.message.split(". ")[0]

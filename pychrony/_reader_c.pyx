@@ -44,6 +44,7 @@ from pychrony.exceptions import (
     ChronyDataError,
     ChronyDisabledError,
     ChronyError,
+    ChronyPermissionError,
 )
 from pychrony.registry import MAX_RECORDS, REPORTS, Conv, Derived, FieldType, RecordArg, Wire
 
@@ -1086,18 +1087,13 @@ cdef tuple _open_socket(target):
 
 
 def _targets(address):
-    """(address, is_unix) to try, in order: like _address.candidates(), existing
-    sockets only."""
+    """(address, is_unix) to try, in order: _address.candidates()."""
     from pychrony import _address  # when connecting: it imports ipaddress
 
-    out = []
-    for endpoint in _address.candidates(address):
-        if endpoint.is_unix:
-            if address or os.path.exists(endpoint.path):
-                out.append((endpoint.path, True))
-        else:
-            out.append((str(endpoint), False))
-    return out
+    return [
+        (endpoint.path, True) if endpoint.is_unix else (str(endpoint), False)
+        for endpoint in _address.candidates(address)
+    ]
 
 
 cdef int _unix_window = 0
@@ -1123,16 +1119,15 @@ cdef int _default_window(bint is_unix) except -1:
 def open_session(address=None, timeout=1.0, attempts=3, window=None):
     """Open a libchrony session to chronyd at ``address`` (None: auto-detect).
 
-    Auto-detection tries the default Unix sockets that exist, then UDP on
-    127.0.0.1 and ::1 (chronyd answers monitoring commands there). ``timeout``
-    bounds each wait for a reply (seconds), ``attempts`` the requests sent.
+    Auto-detection tries the default Unix sockets, then UDP on 127.0.0.1 and ::1
+    (chronyd answers monitoring commands there), by connecting: the first that
+    connects (and, over UDP, answers) wins, else every candidate's failure is told.
+    ``timeout`` bounds each wait for a reply (seconds), ``attempts`` the requests sent.
     ``window``: most record requests in flight at once, each over a libchrony
     session of its own (None: 8, less where Unix datagram queues are shorter;
     1: one request at a time).
     """
     cdef NativeSession session
-    cdef chrony_err err
-    cdef int fd = -1
     if not (timeout > 0):
         raise ChronyError(f"timeout must be a positive number of seconds, not {timeout!r}")
     if attempts < 1:
@@ -1141,15 +1136,39 @@ def open_session(address=None, timeout=1.0, attempts=3, window=None):
         isinstance(window, int) and not isinstance(window, bool) and 1 <= window <= MAX_WINDOW
     ):
         raise ChronyError(f"window must be an integer from 1 to {MAX_WINDOW}, not {window!r}")
-    first_error = None
-    for target, is_unix in _targets(address):
-        fd, code = _open_socket(target)
-        if fd >= 0:
-            break
-        if first_error is None:
-            first_error = _errors.open_error(target, code)
+    targets = _targets(address)
+    if address:
+        return _start_session(targets[0][0], targets[0][1], timeout, attempts, window)
+    # Auto-detection, as pychrony 2.x: every candidate is tried by connecting; a UDP
+    # socket "connects" whether chronyd listens or not, so it must also answer.
+    failures = []
+    for target, is_unix in targets:
+        try:
+            session = _start_session(target, is_unix, timeout, attempts, window)
+        except (ChronyConnectionError, ChronyPermissionError) as exc:
+            failures.append((target, exc))
+            continue
+        if not is_unix:
+            try:
+                session._enter()
+                try:
+                    session._exchange(_STATS, True, 0)  # any reply counts
+                finally:
+                    session._leave()
+            except ChronyConnectionError as exc:
+                session.close()
+                failures.append((target, exc))
+                continue
+        return session
+    raise _errors.auto_detect_error(failures)
+
+
+cdef NativeSession _start_session(str target, bint is_unix, double timeout, int attempts, window):
+    cdef NativeSession session
+    cdef chrony_err err
+    fd, code = _open_socket(target)
     if fd < 0:
-        raise first_error
+        raise _errors.open_error(target, code)
     session = NativeSession.__new__(NativeSession)
     session.lanes[0].fd = fd
     session.address = target
@@ -1166,7 +1185,7 @@ def open_session(address=None, timeout=1.0, attempts=3, window=None):
 
 cdef object _init_error(chrony_err err):
     return ChronyConnectionError(
-        f"Failed to initialise a session with chronyd ({chrony_get_error_string(err).decode()})",
+        f"Failed to initialize chrony session ({chrony_get_error_string(err).decode()})",
         err,
     )
 
