@@ -47,8 +47,10 @@ class LibchronyError:
 
 
 _PERMISSION_HINT = (
-    "run as root or as a member of chronyd's group (often 'chrony' or '_chrony') "
-    "so that the socket is accessible"
+    "chronyd's Unix socket is its control channel, writable only by root or chronyd's "
+    "user (joining chronyd's group does not help). For monitoring use its command port, "
+    'which serves every report pychrony reads: ChronyConnection("127.0.0.1") (chronyd '
+    'listens on 127.0.0.1 and ::1 port 323 unless "cmdport 0")'
 )
 
 
@@ -180,13 +182,7 @@ def auto_detect_error(failures: Sequence[tuple[str, ChronyError]]) -> ChronyErro
     denied = [exc for _, exc in failures if isinstance(exc, ChronyPermissionError)]
     message = f"Failed to connect to chronyd (auto-detect). Tried:\n{tried}\n"
     if denied:
-        return ChronyPermissionError(
-            message + "chronyd's Unix socket is its control channel, open to root and "
-            "chronyd's user only. For monitoring use its command port, which serves every "
-            'report pychrony reads: ChronyConnection("127.0.0.1") (chronyd listens on '
-            '127.0.0.1 and ::1 port 323 unless "cmdport 0")',
-            denied[0].error_code,
-        )
+        return ChronyPermissionError(message + _PERMISSION_HINT, denied[0].error_code)
     return ChronyConnectionError(
         message + "Is chronyd running? Pass its socket path or address if it listens elsewhere",
         failures[0][1].error_code if failures else None,

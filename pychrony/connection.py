@@ -129,7 +129,8 @@ class ChronyConnection(ReportMethods):
     the number of requests sent, so a call never takes longer than their product.
     ``backend``: "native" (libchrony extension), "python" (pychrony's own
     protocol client) or "auto" (native where built). The session opens on
-    ``__enter__`` or the first call. A connection is for one thread at a time
+    ``__enter__`` or the first call, and closes on ``__exit__`` (a later ``with``
+    opens it again). A connection is for one thread at a time
     (a call made while another thread's call runs raises ChronyError): share
     a :class:`pychrony.ChronyConnectionPool` between threads instead.
     """
@@ -216,6 +217,8 @@ class ChronyConnection(ReportMethods):
         return self._closed
 
     def __enter__(self) -> ChronyConnection:
+        # `with conn:` again reopens a closed connection: pychrony 2.x reuses one so.
+        self._closed = False
         return self.open()
 
     def __exit__(
