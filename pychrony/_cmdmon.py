@@ -1048,12 +1048,13 @@ class CmdmonSession:
     def _io_error(self, exc: OSError) -> ChronyConnectionError:
         if isinstance(exc, ConnectionRefusedError):
             return ChronyConnectionError(
-                f"chronyd at {self.address} refused the request: is chronyd running and "
-                "listening there (cmdport, bindcmdaddress)?",
+                f"Failed to process the response: chronyd at {self.address} refused the "
+                "request. Is chronyd running and listening there (cmdport, bindcmdaddress)?",
                 -errno.ECONNREFUSED,
             )
         return ChronyConnectionError(
-            f"Lost the connection to chronyd at {self.address}: {exc.strerror or exc}",
+            "Failed to process the response: lost the connection to chronyd at "
+            f"{self.address} ({exc.strerror or exc})",
             -(exc.errno or errno.EIO),
         )
 

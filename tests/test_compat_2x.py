@@ -387,3 +387,25 @@ def test_native_backend_missing_message_names_the_bindings(monkeypatch):
     monkeypatch.setattr(_backend, "native", None)
     with pytest.raises(ChronyLibraryError, match="^libchrony bindings not available"):
         ChronyConnection(backend="native")
+
+
+def test_factory_defaults_keep_2x_values():
+    # Tests written for 2.x assert on these defaults.
+    tracking = make_tracking()
+    assert (tracking.reference_id, tracking.stratum, tracking.offset) == (
+        0x7F000001,
+        2,
+        0.000123456,
+    )
+    assert (tracking.reference_ip, tracking.update_interval) == ("127.0.0.1", 64.0)
+    source = make_source()
+    assert (source.address, source.poll, source.reachability) == ("192.168.1.100", 6, 255)
+    assert (source.state, source.mode, source.last_sample_ago) == (
+        SourceState.SELECTED,
+        SourceMode.CLIENT,
+        32,
+    )
+    stats = make_source_stats()
+    assert (stats.reference_id, stats.samples, stats.span) == (0xC0A80164, 8, 512)
+    rtc = make_rtc_data()
+    assert (rtc.samples, rtc.span, rtc.offset, rtc.freq_offset) == (10, 86400, 0.123456, -1.234)
