@@ -99,6 +99,24 @@ def test_auto_detect_finds_the_standard_socket(standard_lab, backend):
         assert conn.get_tracking().stratum == 9
 
 
+def test_async_connection_and_pool_tell_where_they_connected(standard_lab, backend):
+    import asyncio
+
+    from pychrony import AsyncChronyConnection, ChronyConnectionPool
+
+    async def read() -> tuple[object, ...]:
+        async with AsyncChronyConnection(backend=backend) as conn:
+            stratum = (await conn.get_tracking()).stratum
+            return conn.address, conn.transport, stratum
+
+    assert asyncio.run(read()) == (STANDARD_SOCKET, Transport.UNIX_SOCKET, 9)
+    with ChronyConnectionPool("127.0.0.1", size=2, backend=backend) as pool:
+        assert pool.transport is None
+        assert pool.get_tracking().stratum == 9
+        assert (pool.address, pool.transport) == ("127.0.0.1", Transport.COMMAND_PORT)
+    assert pool.address is None
+
+
 def test_command_port_323_by_address(standard_lab, backend):
     with ChronyConnection("127.0.0.1", backend=backend) as conn:
         assert (conn.address, conn.transport) == ("127.0.0.1", Transport.COMMAND_PORT)
