@@ -6,6 +6,7 @@ import contextlib
 import errno
 import os
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from .exceptions import (
     ChronyConnectionError,
@@ -17,12 +18,17 @@ from .exceptions import (
 )
 
 __all__ = [
+    "FieldRef",
     "LibchronyError",
     "auto_detect_error",
+    "bad_nanoseconds",
     "libchrony_error",
+    "not_finite",
     "open_error",
+    "out_of_range",
     "status_error",
     "timeout_error",
+    "unknown_value",
 ]
 
 
@@ -199,3 +205,42 @@ def _short_reason(exc: ChronyError) -> str:
     if code is not None and code < 0:
         return os.strerror(-code)
     return exc.message.split(". ")[0]
+
+
+# -- values out of bounds: both readers raise these, beginning as pychrony 2.x did ------
+
+
+class FieldRef(NamedTuple):
+    """A record field named in data errors: its attribute and where it comes from."""
+
+    attr: str  # "stratum"
+    where: str  # "tracking field 'stratum'"
+
+    @classmethod
+    def of(cls, report: str, name: str, attr: str | None) -> FieldRef:
+        """The field ``name`` (libchrony's) of ``report``, read into ``attr``."""
+        return cls(attr or name, f"{report} field {name!r}")
+
+
+def out_of_range(ref: FieldRef, value: Any, low: Any, high: Any) -> ChronyDataError:
+    """A value outside the registry's bounds."""
+    return ChronyDataError(
+        f"Invalid {ref.attr}: {value!r} ({ref.where} is out of range [{low}, {high}])"
+    )
+
+
+def not_finite(ref: FieldRef, value: float) -> ChronyDataError:
+    """A NaN or infinite float."""
+    return ChronyDataError(f"Invalid {ref.attr}: {value!r} ({ref.where} is not a finite number)")
+
+
+def bad_nanoseconds(ref: FieldRef, nsec: int) -> ChronyDataError:
+    """A timespec whose nanoseconds are not below 10**9."""
+    return ChronyDataError(f"Invalid {ref.attr}: {ref.where} has {nsec} nanoseconds")
+
+
+def unknown_value(ref: FieldRef, value: int) -> ChronyDataError:
+    """An enumerated value pychrony does not know."""
+    return ChronyDataError(
+        f"Unknown {ref.attr} value {value} ({ref.where}; a chronyd newer than pychrony?)"
+    )

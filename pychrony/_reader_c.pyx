@@ -311,7 +311,7 @@ cdef _Plan _compile(_ReportInfo info, chrony_session *cs, int nfields):
             if st.offset <= 0:
                 raise AssertionError(f"{report.model.__name__}.{attr.name} is not a slot")
         source = info.sources.get(attr.name)
-        where = f"{report.name}: {attr.name}"
+        where = _errors.FieldRef(attr.name, f"{report.name} {attr.name}")
         low = high = None
         if source is None:  # not filled from the wire (e.g. Source.name)
             if attr.default is dataclasses.MISSING:
@@ -331,7 +331,7 @@ cdef _Plan _compile(_ReportInfo info, chrony_session *cs, int nfields):
                 st.kind = K_CONST
                 st.obj = plan.keep(attr.default)
             else:
-                where = f"{report.name}: field {source.name!r} ({source.attr})"
+                where = _errors.FieldRef.of(report.name, source.name, source.attr)
                 low, high = source.bounds
                 _field_step(plan, st, cs, report, source, index)
         plan.info.append((where, low, high))
@@ -414,7 +414,7 @@ cdef _field_step(_Plan plan, Step *st, chrony_session *cs, report, field, int in
 
 cdef int _range_error(_Plan plan, Step *st, object value) except -1:
     where, low, high = plan.info[st - plan.steps]
-    raise ChronyDataError(f"{where} = {value!r} is out of range [{low}, {high}]")
+    raise _errors.out_of_range(where, value, low, high)
 
 
 cdef object _convert(_Plan plan, Step *st, chrony_session *cs, object request_address):
@@ -433,8 +433,7 @@ cdef object _convert(_Plan plan, Step *st, chrony_session *cs, object request_ad
     if kind == K_FLOAT:
         f = chrony_get_field_float(cs, st.index)
         if not isfinite(f):
-            where = plan.info[st - plan.steps][0]
-            raise ChronyDataError(f"{where} = {f!r} is not a finite number")
+            raise _errors.not_finite(plan.info[st - plan.steps][0], f)
         if (st.has_low and f < st.flow) or (st.has_high and f > st.fhigh):
             _range_error(plan, st, f)
         return f
@@ -453,8 +452,7 @@ cdef object _convert(_Plan plan, Step *st, chrony_session *cs, object request_ad
     if kind == K_TIME:
         ts = chrony_get_field_timespec(cs, st.index)
         if not (0 <= ts.tv_nsec < NSEC_PER_SEC):
-            where = plan.info[st - plan.steps][0]
-            raise ChronyDataError(f"{where} has {ts.tv_nsec} nanoseconds")
+            raise _errors.bad_nanoseconds(plan.info[st - plan.steps][0], ts.tv_nsec)
         f = <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
         if (st.has_low and f < st.flow) or (st.has_high and f > st.fhigh):
             _range_error(plan, st, f)
@@ -491,8 +489,7 @@ cdef object _convert(_Plan plan, Step *st, chrony_session *cs, object request_ad
 
 
 cdef object _unknown_enum(_Plan plan, Step *st, uint64_t value):
-    where = plan.info[st - plan.steps][0]
-    raise ChronyDataError(f"{where} has unknown value {value} (a chronyd newer than pychrony?)")
+    raise _errors.unknown_value(plan.info[st - plan.steps][0], value)
 
 
 cdef object _build(_ReportInfo info, chrony_session *cs, int nfields, object request_address):

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._convert import _NAMES as _REFID_NAMES
 from ._convert import refid_name
+from ._errors import FieldRef, bad_nanoseconds, not_finite, out_of_range, unknown_value
 from ._session import Session
 from .exceptions import ChronyDataError, ChronyDisabledError
 from .registry import (
@@ -227,11 +228,11 @@ def _source_name(session: Session) -> str | None:
 def _field_step(session: Session, report: Report, field: Field, index: int) -> _Step:
     conv = field.conversion
     low, high = field.bounds
-    where = f"{report.name}: field {field.name!r} ({field.attr})"
+    ref = FieldRef.of(report.name, field.name, field.attr)
 
     def check(value: Any) -> Any:
         if (low is not None and value < low) or (high is not None and value > high):
-            raise ChronyDataError(f"{where} = {value!r} is out of range [{low}, {high}]")
+            raise out_of_range(ref, value, low, high)
         return value
 
     if conv is Conv.INT:
@@ -253,7 +254,7 @@ def _field_step(session: Session, report: Report, field: Field, index: int) -> _
         def finite(s: Session) -> float:
             value = s.get_float(index)
             if not math.isfinite(value):
-                raise ChronyDataError(f"{where} = {value!r} is not a finite number")
+                raise not_finite(ref, value)
             return check(value)  # type: ignore[no-any-return]
 
         return finite
@@ -263,7 +264,7 @@ def _field_step(session: Session, report: Report, field: Field, index: int) -> _
         def timespec(s: Session) -> float:
             sec, nsec = s.get_timespec(index)
             if not 0 <= nsec < 1_000_000_000:
-                raise ChronyDataError(f"{where} has {nsec} nanoseconds")
+                raise bad_nanoseconds(ref, nsec)
             return check(sec + nsec * 1e-9)  # type: ignore[no-any-return]
 
         return timespec
@@ -290,9 +291,7 @@ def _field_step(session: Session, report: Report, field: Field, index: int) -> _
             try:
                 return members[value]
             except KeyError:
-                raise ChronyDataError(
-                    f"{where} has unknown value {value} (a chronyd newer than pychrony?)"
-                ) from None
+                raise unknown_value(ref, value) from None
 
         return to_enum
 
@@ -304,7 +303,7 @@ def _field_step(session: Session, report: Report, field: Field, index: int) -> _
     if conv is Conv.BOOL:
         return lambda s: bool(s.get_uinteger(index))
 
-    raise AssertionError(f"unsupported conversion {conv!r} for {where}")
+    raise AssertionError(f"unsupported conversion {conv!r} for {ref.where}")
 
 
 # -- the fast path: one generated function per reply layout --------------------------
@@ -348,18 +347,6 @@ def decoder_source(report: Report, code: int) -> tuple[str, dict[str, Any]] | No
     return _Generator(report, response, layout).source()
 
 
-def _range_error(where: str, value: Any, low: Any, high: Any) -> ChronyDataError:
-    return ChronyDataError(f"{where} = {value!r} is out of range [{low}, {high}]")
-
-
-def _unknown_error(where: str, value: int) -> ChronyDataError:
-    return ChronyDataError(f"{where} has unknown value {value} (a chronyd newer than pychrony?)")
-
-
-def _nsec_error(where: str, nsec: int) -> ChronyDataError:
-    return ChronyDataError(f"{where} has {nsec} nanoseconds")
-
-
 def _flag(cache: dict[int, Any], flags: Callable[[int], Any], value: int) -> Any:
     member = flags(value)
     if len(cache) < _FLAG_CACHE_SIZE:
@@ -388,9 +375,9 @@ class _Generator:
             "_refid_name": refid_name,
             "_refid_names": _REFID_NAMES,  # refid_name()'s cache, looked up inline
             "_from_bytes": int.from_bytes,
-            "_range": _range_error,
-            "_unknown": _unknown_error,
-            "_nsec": _nsec_error,
+            "_range": out_of_range,
+            "_unknown": unknown_value,
+            "_nsec": bad_nanoseconds,
             "_flag": _flag,
         }
         self.refclock = SourceMode.REFCLOCK.value
@@ -521,7 +508,7 @@ class _Generator:
         body = self.lines
         conv = field.conversion
         low, high = field.bounds
-        where = self.const(f"{self.report.name}: field {field.name!r} ({field.attr})")
+        where = self.const(FieldRef.of(self.report.name, field.name, field.attr))
         r = self.raw(position)
         if conv is Conv.INT:
             # Struct unpacks signed wire types signed, and every raw value is within
