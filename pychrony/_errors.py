@@ -23,6 +23,7 @@ __all__ = [
     "auto_detect_error",
     "bad_nanoseconds",
     "libchrony_error",
+    "missing_field",
     "not_finite",
     "open_error",
     "out_of_range",
@@ -243,4 +244,12 @@ def unknown_value(ref: FieldRef, value: int) -> ChronyDataError:
     """An enumerated value pychrony does not know."""
     return ChronyDataError(
         f"Unknown {ref.attr} value {value} ({ref.where}; a chronyd newer than pychrony?)"
+    )
+
+
+def missing_field(report: str, name: str) -> ChronyDataError:
+    """A field the registry needs that chronyd's reply (its layout) lacks."""
+    return ChronyDataError(
+        f"Field {name!r} not found in chronyd's {report} reply (a chronyd older than "
+        "pychrony supports?)"
     )

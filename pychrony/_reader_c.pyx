@@ -324,10 +324,7 @@ cdef _Plan _compile(_ReportInfo info, chrony_session *cs, int nfields):
             index = _index(cs, source)
             if index < 0:
                 if attr.default is dataclasses.MISSING:
-                    raise ChronyDataError(
-                        f"{report.name}: field {source.name!r} ({attr.name}) is missing "
-                        "from chronyd's reply (a chronyd older than pychrony supports?)"
-                    )
+                    raise _errors.missing_field(report.name, source.name)
                 st.kind = K_CONST
                 st.obj = plan.keep(attr.default)
             else:
@@ -350,7 +347,7 @@ cdef _derived_step(_Plan plan, Step *st, chrony_session *cs, report, derived):
     field = report.field(derived.source)
     index = _index(cs, field)
     if index < 0:
-        raise ChronyDataError(f"{report.name}: field {field.name!r} is missing from the reply")
+        raise _errors.missing_field(report.name, field.name)
     if derived.conv is not Conv.REFID_NAME:
         raise AssertionError(f"unsupported derived conversion {derived.conv!r}")
     st.kind = K_REFID_NAME
@@ -388,7 +385,7 @@ cdef _field_step(_Plan plan, Step *st, chrony_session *cs, report, field, int in
         else:
             fallback = chrony_get_field_index(cs, field.fallback.encode())
         if fallback < 0:
-            raise ChronyDataError(f"{report.name}: field {field.fallback!r} is missing")
+            raise _errors.missing_field(report.name, field.fallback)
         st.kind = K_ADDRESS_OR_NAME
         st.fallback = fallback
     elif conv is Conv.ENUM:

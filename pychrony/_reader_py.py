@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from ._convert import _NAMES as _REFID_NAMES
 from ._convert import refid_name
-from ._errors import FieldRef, bad_nanoseconds, not_finite, out_of_range, unknown_value
+from ._errors import (
+    FieldRef,
+    bad_nanoseconds,
+    missing_field,
+    not_finite,
+    out_of_range,
+    unknown_value,
+)
 from ._session import Session
 from .exceptions import ChronyDataError, ChronyDisabledError
 from .registry import (
@@ -184,10 +191,7 @@ def _compile(session: Session, report: Report) -> tuple[_Step, ...]:
             index = _index(session, source)
             if index < 0:
                 if attr.default is dataclasses.MISSING:
-                    raise ChronyDataError(
-                        f"{report.name}: field {source.name!r} ({attr.name}) is missing "
-                        "from chronyd's reply (a chronyd older than pychrony supports?)"
-                    )
+                    raise missing_field(report.name, source.name)
                 steps.append(_constant(attr.default))
             else:
                 steps.append(_field_step(session, report, source, index))
@@ -213,7 +217,7 @@ def _derived_step(session: Session, report: Report, derived: Derived) -> _Step:
     field = report.field(derived.source)
     index = _index(session, field)
     if index < 0:
-        raise ChronyDataError(f"{report.name}: field {field.name!r} is missing from the reply")
+        raise missing_field(report.name, field.name)
     if derived.conv is Conv.REFID_NAME:
         return lambda s: refid_name(s.get_uinteger(index))
     raise AssertionError(f"unsupported derived conversion {derived.conv!r}")
@@ -278,7 +282,7 @@ def _field_step(session: Session, report: Report, field: Field, index: int) -> _
             index if field.fallback == field.alt_name else session.field_index(field.fallback)
         )
         if fallback < 0:
-            raise ChronyDataError(f"{report.name}: field {field.fallback!r} is missing")
+            raise missing_field(report.name, field.fallback)
         return lambda s: s.get_string(index) or refid_name(s.get_uinteger(fallback))
 
     if conv is Conv.ENUM:
