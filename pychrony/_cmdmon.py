@@ -32,8 +32,8 @@ from time import monotonic
 from typing import Any, Final, TypeAlias, TypeVar
 
 from . import registry as reg
-from ._address import Endpoint, candidates
-from ._errors import auto_detect_error, open_error, status_error, timeout_error
+from ._address import Endpoint, candidates, first_reachable
+from ._errors import open_error, status_error, timeout_error
 from ._wire import (
     COUNT_LAYOUT,
     NAME_REQUEST_LENGTH,
@@ -133,22 +133,9 @@ def open_session(address: str | None, *, timeout: float, attempts: int) -> Cmdmo
     endpoints = candidates(address)
     if address:
         return _open(endpoints[0], timeout, attempts)
-    failures: list[tuple[Endpoint, ChronyError]] = []
-    for endpoint in endpoints:
-        try:
-            session = _open(endpoint, timeout, attempts)
-        except (ChronyConnectionError, ChronyPermissionError) as exc:
-            failures.append((endpoint, exc))
-            continue
-        if not endpoint.is_unix:  # a UDP socket "connects" whether chronyd is there or not
-            try:
-                session.probe()
-            except ChronyConnectionError as exc:
-                session.close()
-                failures.append((endpoint, exc))
-                continue
-        return session
-    raise auto_detect_error([(str(endpoint), exc) for endpoint, exc in failures])
+    return first_reachable(
+        endpoints, lambda endpoint: _open(endpoint, timeout, attempts), CmdmonSession.probe
+    )
 
 
 def _open(endpoint: Endpoint, timeout: float, attempts: int) -> CmdmonSession:

@@ -1080,16 +1080,6 @@ cdef tuple _open_socket(target):
     return fd, (fd if fd < -1 else -(err or 1))
 
 
-def _targets(address):
-    """(address, is_unix) to try, in order: _address.candidates()."""
-    from pychrony import _address  # when connecting: it imports ipaddress
-
-    return [
-        (endpoint.path, True) if endpoint.is_unix else (str(endpoint), False)
-        for endpoint in _address.candidates(address)
-    ]
-
-
 cdef int _unix_window = 0
 
 
@@ -1121,7 +1111,6 @@ def open_session(address=None, timeout=1.0, attempts=3, window=None):
     session of its own (None: 8, less where Unix datagram queues are shorter;
     1: one request at a time).
     """
-    cdef NativeSession session
     if not (timeout > 0):
         raise ChronyError(f"timeout must be a positive number of seconds, not {timeout!r}")
     if attempts < 1:
@@ -1130,36 +1119,29 @@ def open_session(address=None, timeout=1.0, attempts=3, window=None):
         isinstance(window, int) and not isinstance(window, bool) and 1 <= window <= MAX_WINDOW
     ):
         raise ChronyError(f"window must be an integer from 1 to {MAX_WINDOW}, not {window!r}")
-    targets = _targets(address)
+    from pychrony import _address  # when connecting: it imports ipaddress
+
+    endpoints = _address.candidates(address)
+    connect = lambda endpoint: _start_session(endpoint, timeout, attempts, window)
     if address:
-        return _start_session(targets[0][0], targets[0][1], timeout, attempts, window)
-    # Auto-detection, as pychrony 2.x: every candidate is tried by connecting; a UDP
-    # socket "connects" whether chronyd listens or not, so it must also answer.
-    failures = []
-    for target, is_unix in targets:
-        try:
-            session = _start_session(target, is_unix, timeout, attempts, window)
-        except (ChronyConnectionError, ChronyPermissionError) as exc:
-            failures.append((target, exc))
-            continue
-        if not is_unix:
-            try:
-                session._enter()
-                try:
-                    session._exchange(_STATS, True, 0)  # any reply counts
-                finally:
-                    session._leave()
-            except ChronyConnectionError as exc:
-                session.close()
-                failures.append((target, exc))
-                continue
-        return session
-    raise _errors.auto_detect_error(failures)
+        return connect(endpoints[0])
+    return _address.first_reachable(endpoints, connect, _probe)
 
 
-cdef NativeSession _start_session(str target, bint is_unix, double timeout, int attempts, window):
+def _probe(NativeSession session):
+    """Check that chronyd answers (a source count; any reply counts)."""
+    session._enter()
+    try:
+        session._exchange(_STATS, True, 0)
+    finally:
+        session._leave()
+
+
+cdef NativeSession _start_session(endpoint, double timeout, int attempts, window):
     cdef NativeSession session
     cdef chrony_err err
+    cdef bint is_unix = endpoint.is_unix
+    target = endpoint.path if is_unix else str(endpoint)
     fd, code = _open_socket(target)
     if fd < 0:
         raise _errors.open_error(target, code)

@@ -59,7 +59,7 @@ def test_missing_required_field_is_a_data_error(open_reader):
     read = open_reader(
         SCENARIO_MULTI_SOURCE, ScriptedState({**state.records, "tracking": [shrunk]})
     )
-    with pytest.raises(ChronyDataError, match="^Field 'skew' not found in chronyd's tracking reply"):
+    with pytest.raises(ChronyDataError, match="^Field 'skew' not found in chronyd's tracking"):
         read("tracking")
 
 
