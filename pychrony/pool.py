@@ -158,7 +158,7 @@ class ChronyConnectionPool(ReportMethods):
 
     @property
     def address(self) -> str | None:
-        """The address the pool's connections reached (see ``ChronyConnection.address``);
+        """Where the connection the pool last used is connected (``ChronyConnection.address``);
         None before the first call and after close."""
         conn = self._connected
         return None if conn is None else conn.address
