@@ -53,7 +53,7 @@ while IFS=$'\t' read -r version python; do
     'setuptools>=77' 'Cython>=3.0.8' 'pytest>=8' 'hypothesis>=6' 2> >(grep -v 'is ignored' >&2)
   copy_tree "$dir/src"
   if (cd "$dir/src" && PYTHON="$venv/bin/python" bash ci/build_native.sh >build.log 2>&1 &&
-      PYCHRONY_REQUIRE_EXTENSIONS=1 "$venv/bin/python" -m pytest -qq -p pychrony.testing.plugin \
+      PYCHRONY_REQUIRE_EXTENSIONS=1 "$venv/bin/python" -m pytest -q -p pychrony.testing.plugin \
         -m "not real_libchrony" "${CORE_TESTS[@]}"); then
     echo "other_pythons: Python $version passed in $(( $(date +%s) - start )) s"
   else
