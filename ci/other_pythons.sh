@@ -32,6 +32,7 @@ CORE_TESTS=(
   tests/test_address.py
   tests/integration/test_lab_reports.py
   tests/integration/test_compat_2x_lab.py
+  tests/integration/test_compat_2x_ipv6.py
 )
 
 found=$("$PYTHON" ci/find_pythons.py --other)
