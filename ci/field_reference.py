@@ -17,7 +17,8 @@ def _type(field: Field, model: type) -> str:
     if field.enum is not None:
         return field.enum.__name__
     hint = {f.name: f.type for f in dataclasses.fields(model)}.get(field.attr or "", "")
-    return str(hint)
+    # A class by its name ("int"); a union as Python spells it ("int | None").
+    return hint.__name__ if isinstance(hint, type) else str(hint)
 
 
 def _constants(field: Field) -> str:

@@ -61,6 +61,9 @@ echo "== tests needing a real libchrony (native rows of the fault matrix, native
 (cd build/real-libchrony/src &&
   PYCHRONY_REQUIRE_REAL_LIBCHRONY=1 python -m pytest -m real_libchrony tests "$@")
 
+echo "== core suite under every other CPython >= 3.10 installed (claimed but missing ones named)"
+PYTHON=python bash ci/other_pythons.sh
+
 bash ci/package_check.sh  # sdist and wheels, each in a fresh venv against a real chronyd
 
 echo "== benchmarks (quick: one round, no timing asserted)"

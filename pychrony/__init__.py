@@ -45,6 +45,7 @@ from .models import (
     SourceStats,
     Timestamping,
     TrackingStatus,
+    Transport,
 )
 from .pool import ChronyConnectionPool
 
@@ -88,6 +89,7 @@ __all__ = [
     "SourceStats",
     "Timestamping",
     "TrackingStatus",
+    "Transport",
     "__version__",
     "get_activity",
     "get_auth_data",

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
-from .exceptions import ChronyConnectionError
+from .exceptions import ChronyConnectionError, ChronyError, ChronyPermissionError
 
-__all__ = ["DEFAULT_PORT", "DEFAULT_SOCKETS", "Endpoint", "candidates", "parse_address"]
+__all__ = [
+    "DEFAULT_PORT",
+    "DEFAULT_SOCKETS",
+    "Endpoint",
+    "candidates",
+    "first_reachable",
+    "parse_address",
+]
 
 #: chronyd's command port (``cmdport``).
 DEFAULT_PORT = 323
@@ -77,3 +86,40 @@ def _port(text: str, address: str) -> int:
     if text.isdigit() and 0 < int(text) < 65536:
         return int(text)
     raise ChronyConnectionError(f"Invalid port in chronyd address {address!r}")
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+_S = TypeVar("_S", bound=_Closable)
+
+
+def first_reachable(
+    endpoints: Sequence[Endpoint], connect: Callable[[Endpoint], _S], probe: Callable[[_S], None]
+) -> _S:
+    """Auto-detection as pychrony 2.x does it: each endpoint in turn, by connecting.
+
+    A session that ``connect`` opens to a Unix socket is taken; over UDP, which
+    "connects" whether anyone listens or not, ``probe`` must get an answer too. A
+    candidate failing with a connection or permission error means the next one;
+    when none is left, the error lists each with its reason.
+    """
+    from ._errors import auto_detect_error
+
+    failures: list[tuple[str, ChronyError]] = []
+    for endpoint in endpoints:
+        try:
+            session = connect(endpoint)
+        except (ChronyConnectionError, ChronyPermissionError) as exc:
+            failures.append((str(endpoint), exc))
+            continue
+        if not endpoint.is_unix:
+            try:
+                probe(session)
+            except ChronyConnectionError as exc:
+                session.close()
+                failures.append((str(endpoint), exc))
+                continue
+        return session
+    raise auto_detect_error(failures)

@@ -32,7 +32,7 @@ from time import monotonic
 from typing import Any, Final, TypeAlias, TypeVar
 
 from . import registry as reg
-from ._address import Endpoint, candidates
+from ._address import Endpoint, candidates, first_reachable
 from ._errors import open_error, status_error, timeout_error
 from ._wire import (
     COUNT_LAYOUT,
@@ -103,7 +103,7 @@ _REFCLOCK_MODE: Final = SourceMode.REFCLOCK.value
 _UNKNOWN: Any = object()
 _SOURCES: Final = reg.SOURCES
 _SOURCESTATS: Final = reg.SOURCESTATS
-_COUNT_WHAT: Final = "the number of sources"
+_COUNT_WHAT: Final = "sources count"
 #: Bytes of each report's record requests (padded to the longest reply).
 _REQUEST_LENGTHS: Final = {r.name: request_length(r) for r in reg.REPORTS}
 #: The ``Struct.pack`` of requests without data (each report's, count requests') and
@@ -126,28 +126,16 @@ def _index_data(index: int) -> bytes:
 def open_session(address: str | None, *, timeout: float, attempts: int) -> CmdmonSession:
     """A session to chronyd at ``address`` (see :func:`pychrony._address.candidates`).
 
-    With ``address`` None every default endpoint is tried in order: a missing
-    socket means the next one; a UDP endpoint is taken when it answers.
+    With ``address`` None every default endpoint is tried in order, as pychrony
+    2.x does, by connecting: a socket that is missing or refuses us means the
+    next one; a UDP endpoint is taken when it answers.
     """
     endpoints = candidates(address)
     if address:
         return _open(endpoints[0], timeout, attempts)
-    failures: list[tuple[Endpoint, ChronyError]] = []
-    for endpoint in endpoints:
-        try:
-            session = _open(endpoint, timeout, attempts)
-        except (ChronyConnectionError, ChronyPermissionError) as exc:
-            failures.append((endpoint, exc))
-            continue
-        if not endpoint.is_unix:  # a UDP socket "connects" whether chronyd is there or not
-            try:
-                session.probe()
-            except ChronyConnectionError as exc:
-                session.close()
-                failures.append((endpoint, exc))
-                continue
-        return session
-    raise _auto_error(failures)
+    return first_reachable(
+        endpoints, lambda endpoint: _open(endpoint, timeout, attempts), CmdmonSession.probe
+    )
 
 
 def _open(endpoint: Endpoint, timeout: float, attempts: int) -> CmdmonSession:
@@ -158,22 +146,6 @@ def _open(endpoint: Endpoint, timeout: float, attempts: int) -> CmdmonSession:
         sock, client_dir = _open_udp(str(endpoint.host), endpoint.port), None
         window = WINDOW
     return CmdmonSession(sock, endpoint, timeout, attempts, client_dir, window)
-
-
-def _auto_error(failures: list[tuple[Endpoint, ChronyError]]) -> ChronyError:
-    tried = "; ".join(f"{endpoint}: {exc.message}" for endpoint, exc in failures)
-    for _, exc in failures:
-        if isinstance(exc, ChronyPermissionError):
-            return ChronyPermissionError(
-                f"{exc.message}. No other endpoint answered either (tried {tried})",
-                exc.error_code,
-            )
-    code = failures[0][1].error_code if failures else None
-    return ChronyConnectionError(
-        f"Cannot reach chronyd: tried {tried}. Is chronyd running? Pass its socket path "
-        "or address explicitly if it listens elsewhere",
-        code,
-    )
 
 
 # -- sockets ------------------------------------------------------------------
@@ -1063,12 +1035,13 @@ class CmdmonSession:
     def _io_error(self, exc: OSError) -> ChronyConnectionError:
         if isinstance(exc, ConnectionRefusedError):
             return ChronyConnectionError(
-                f"chronyd at {self.address} refused the request: is chronyd running and "
-                "listening there (cmdport, bindcmdaddress)?",
+                f"Failed to process the response: chronyd at {self.address} refused the "
+                "request. Is chronyd running and listening there (cmdport, bindcmdaddress)?",
                 -errno.ECONNREFUSED,
             )
         return ChronyConnectionError(
-            f"Lost the connection to chronyd at {self.address}: {exc.strerror or exc}",
+            "Failed to process the response: lost the connection to chronyd at "
+            f"{self.address} ({exc.strerror or exc})",
             -(exc.errno or errno.EIO),
         )
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from .exceptions import (
     ChronyConnectionError,
@@ -15,7 +17,20 @@ from .exceptions import (
     ChronyTimeoutError,
 )
 
-__all__ = ["LibchronyError", "libchrony_error", "open_error", "status_error", "timeout_error"]
+__all__ = [
+    "FieldRef",
+    "LibchronyError",
+    "auto_detect_error",
+    "bad_nanoseconds",
+    "libchrony_error",
+    "missing_field",
+    "not_finite",
+    "open_error",
+    "out_of_range",
+    "status_error",
+    "timeout_error",
+    "unknown_value",
+]
 
 
 class LibchronyError:
@@ -39,8 +54,10 @@ class LibchronyError:
 
 
 _PERMISSION_HINT = (
-    "run as root or as a member of chronyd's group (often 'chrony' or '_chrony') "
-    "so that the socket is accessible"
+    "chronyd's Unix socket is its control channel, writable only by root or chronyd's "
+    "user (joining chronyd's group does not help). For monitoring use its command port, "
+    'which serves every report pychrony reads: ChronyConnection("127.0.0.1") (chronyd '
+    'listens on 127.0.0.1 and ::1 port 323 unless "cmdport 0")'
 )
 
 
@@ -50,11 +67,11 @@ def open_error(address: str, code: int) -> ChronyError:
     reason = os.strerror(err) if err else "unknown error"
     if err in (errno.EACCES, errno.EPERM):
         return ChronyPermissionError(
-            f"Permission denied for chronyd socket {address}: {_PERMISSION_HINT}", code
+            f"Permission denied connecting to {address}: {_PERMISSION_HINT}", code
         )
     return ChronyConnectionError(
-        f"Cannot connect to chronyd at {address} ({reason}). Is chronyd running, "
-        "and is this its command socket or address?",
+        f"Failed to connect to {address} ({reason}). Is chronyd running, and is this its "
+        "command socket or address?",
         code,
     )
 
@@ -65,7 +82,8 @@ def libchrony_error(code: int, report: str, stage: str, detail: str = "") -> Chr
     ``detail`` (what exactly chronyd said, when known) is appended in parentheses.
     """
     e = LibchronyError
-    where = f"{stage} {report}"
+    # pychrony 2.x's leading phrases, which its users match on.
+    where = f"request {report} report" if stage == "requesting" else f"process {report} response"
     note = f" ({detail})" if detail else ""
     if code == e.UNAUTHORIZED:
         return ChronyPermissionError(
@@ -76,7 +94,9 @@ def libchrony_error(code: int, report: str, stage: str, detail: str = "") -> Chr
     if code == e.DISABLED:
         return ChronyDisabledError(f"chronyd does not provide {report} (disabled){note}", code)
     if code in (e.SEND_FAILED, e.RECV_FAILED):
-        return ChronyConnectionError(f"Lost the connection to chronyd while {where}{note}", code)
+        return ChronyConnectionError(
+            f"Failed to {where}: lost the connection to chronyd{note}", code
+        )
     if code == e.INVALID_RESPONSE:
         return ChronyDataError(
             f"{report}: chronyd's reply is malformed (truncated or corrupted){note}", code
@@ -85,7 +105,7 @@ def libchrony_error(code: int, report: str, stage: str, detail: str = "") -> Chr
         return ChronyDataError(f"{report}: chronyd is newer than pychrony supports{note}", code)
     if code == e.OLD_SERVER:
         return ChronyDataError(f"{report}: chronyd is too old to provide it{note}", code)
-    return ChronyDataError(f"Failed {where}{note}", code)
+    return ChronyDataError(f"Failed to {where}{note}", code)
 
 
 # chronyd's status codes (candm.h STT_*) -> (libchrony error, what chronyd meant).
@@ -132,8 +152,8 @@ def timeout_error(address: str, what: str, timeout: float, attempts: int) -> Chr
             f"chrony.conf: cmdallow {local}"
         )
     return ChronyTimeoutError(
-        f"chronyd at {address} did not answer ({what}) within {timeout * attempts:g} s "
-        f"({attempts} attempts of {timeout:g} s). {hint}",
+        f"Failed to process {what} response: chronyd at {address} did not answer within "
+        f"{timeout * attempts:g} s ({attempts} attempts of {timeout:g} s). {hint}",
         -errno.ETIMEDOUT,
     )
 
@@ -156,3 +176,80 @@ def _udp_source_address(address: str) -> str | None:
         probe.connect((endpoint.host, endpoint.port))  # sends nothing: picks a route
         return str(probe.getsockname()[0])
     return None
+
+
+def auto_detect_error(failures: Sequence[tuple[str, ChronyError]]) -> ChronyError:
+    """The exception when auto-detection connected to none of its candidates.
+
+    ``failures``: each candidate tried, in order, with what it raised. The message
+    names each on a line of its own with the reason; when a socket refused us
+    (ChronyPermissionError, as pychrony 2.x raises) the way round it comes once.
+    """
+    tried = "\n".join(f"  {address}: {_short_reason(exc)}" for address, exc in failures)
+    denied = [exc for _, exc in failures if isinstance(exc, ChronyPermissionError)]
+    message = f"Failed to connect to chronyd (auto-detect). Tried:\n{tried}\n"
+    if denied:
+        return ChronyPermissionError(message + _PERMISSION_HINT, denied[0].error_code)
+    return ChronyConnectionError(
+        message + "Is chronyd running? Pass its socket path or address if it listens elsewhere",
+        failures[0][1].error_code if failures else None,
+    )
+
+
+def _short_reason(exc: ChronyError) -> str:
+    """Why one candidate failed, in a few words (the first sentence, or errno's text)."""
+    if isinstance(exc, ChronyTimeoutError):
+        return "no answer (timed out)"
+    if isinstance(exc, ChronyPermissionError):
+        return "Permission denied"
+    code = exc.error_code
+    if code is not None and code < 0:
+        return os.strerror(-code)
+    return exc.message.split(". ")[0]
+
+
+# -- values out of bounds: both readers raise these, beginning as pychrony 2.x did ------
+
+
+class FieldRef(NamedTuple):
+    """A record field named in data errors: its attribute and where it comes from."""
+
+    attr: str  # "stratum"
+    where: str  # "tracking field 'stratum'"
+
+    @classmethod
+    def of(cls, report: str, name: str, attr: str | None) -> FieldRef:
+        """The field ``name`` (libchrony's) of ``report``, read into ``attr``."""
+        return cls(attr or name, f"{report} field {name!r}")
+
+
+def out_of_range(ref: FieldRef, value: Any, low: Any, high: Any) -> ChronyDataError:
+    """A value outside the registry's bounds."""
+    return ChronyDataError(
+        f"Invalid {ref.attr}: {value!r} ({ref.where} is out of range [{low}, {high}])"
+    )
+
+
+def not_finite(ref: FieldRef, value: float) -> ChronyDataError:
+    """A NaN or infinite float."""
+    return ChronyDataError(f"Invalid {ref.attr}: {value!r} ({ref.where} is not a finite number)")
+
+
+def bad_nanoseconds(ref: FieldRef, nsec: int) -> ChronyDataError:
+    """A timespec whose nanoseconds are not below 10**9."""
+    return ChronyDataError(f"Invalid {ref.attr}: {ref.where} has {nsec} nanoseconds")
+
+
+def unknown_value(ref: FieldRef, value: int) -> ChronyDataError:
+    """An enumerated value pychrony does not know."""
+    return ChronyDataError(
+        f"Unknown {ref.attr} value {value} ({ref.where}; a chronyd newer than pychrony?)"
+    )
+
+
+def missing_field(report: str, name: str) -> ChronyDataError:
+    """A field the registry needs that chronyd's reply (its layout) lacks."""
+    return ChronyDataError(
+        f"Field {name!r} not found in chronyd's {report} reply (a chronyd older than "
+        "pychrony supports?)"
+    )

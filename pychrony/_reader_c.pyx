@@ -44,6 +44,7 @@ from pychrony.exceptions import (
     ChronyDataError,
     ChronyDisabledError,
     ChronyError,
+    ChronyPermissionError,
 )
 from pychrony.registry import MAX_RECORDS, REPORTS, Conv, Derived, FieldType, RecordArg, Wire
 
@@ -310,7 +311,7 @@ cdef _Plan _compile(_ReportInfo info, chrony_session *cs, int nfields):
             if st.offset <= 0:
                 raise AssertionError(f"{report.model.__name__}.{attr.name} is not a slot")
         source = info.sources.get(attr.name)
-        where = f"{report.name}: {attr.name}"
+        where = _errors.FieldRef(attr.name, f"{report.name} {attr.name}")
         low = high = None
         if source is None:  # not filled from the wire (e.g. Source.name)
             if attr.default is dataclasses.MISSING:
@@ -323,14 +324,11 @@ cdef _Plan _compile(_ReportInfo info, chrony_session *cs, int nfields):
             index = _index(cs, source)
             if index < 0:
                 if attr.default is dataclasses.MISSING:
-                    raise ChronyDataError(
-                        f"{report.name}: field {source.name!r} ({attr.name}) is missing "
-                        "from chronyd's reply (a chronyd older than pychrony supports?)"
-                    )
+                    raise _errors.missing_field(report.name, source.name)
                 st.kind = K_CONST
                 st.obj = plan.keep(attr.default)
             else:
-                where = f"{report.name}: field {source.name!r} ({source.attr})"
+                where = _errors.FieldRef.of(report.name, source.name, source.attr)
                 low, high = source.bounds
                 _field_step(plan, st, cs, report, source, index)
         plan.info.append((where, low, high))
@@ -349,7 +347,7 @@ cdef _derived_step(_Plan plan, Step *st, chrony_session *cs, report, derived):
     field = report.field(derived.source)
     index = _index(cs, field)
     if index < 0:
-        raise ChronyDataError(f"{report.name}: field {field.name!r} is missing from the reply")
+        raise _errors.missing_field(report.name, field.name)
     if derived.conv is not Conv.REFID_NAME:
         raise AssertionError(f"unsupported derived conversion {derived.conv!r}")
     st.kind = K_REFID_NAME
@@ -387,7 +385,7 @@ cdef _field_step(_Plan plan, Step *st, chrony_session *cs, report, field, int in
         else:
             fallback = chrony_get_field_index(cs, field.fallback.encode())
         if fallback < 0:
-            raise ChronyDataError(f"{report.name}: field {field.fallback!r} is missing")
+            raise _errors.missing_field(report.name, field.fallback)
         st.kind = K_ADDRESS_OR_NAME
         st.fallback = fallback
     elif conv is Conv.ENUM:
@@ -413,7 +411,7 @@ cdef _field_step(_Plan plan, Step *st, chrony_session *cs, report, field, int in
 
 cdef int _range_error(_Plan plan, Step *st, object value) except -1:
     where, low, high = plan.info[st - plan.steps]
-    raise ChronyDataError(f"{where} = {value!r} is out of range [{low}, {high}]")
+    raise _errors.out_of_range(where, value, low, high)
 
 
 cdef object _convert(_Plan plan, Step *st, chrony_session *cs, object request_address):
@@ -432,8 +430,7 @@ cdef object _convert(_Plan plan, Step *st, chrony_session *cs, object request_ad
     if kind == K_FLOAT:
         f = chrony_get_field_float(cs, st.index)
         if not isfinite(f):
-            where = plan.info[st - plan.steps][0]
-            raise ChronyDataError(f"{where} = {f!r} is not a finite number")
+            raise _errors.not_finite(plan.info[st - plan.steps][0], f)
         if (st.has_low and f < st.flow) or (st.has_high and f > st.fhigh):
             _range_error(plan, st, f)
         return f
@@ -452,8 +449,7 @@ cdef object _convert(_Plan plan, Step *st, chrony_session *cs, object request_ad
     if kind == K_TIME:
         ts = chrony_get_field_timespec(cs, st.index)
         if not (0 <= ts.tv_nsec < NSEC_PER_SEC):
-            where = plan.info[st - plan.steps][0]
-            raise ChronyDataError(f"{where} has {ts.tv_nsec} nanoseconds")
+            raise _errors.bad_nanoseconds(plan.info[st - plan.steps][0], ts.tv_nsec)
         f = <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
         if (st.has_low and f < st.flow) or (st.has_high and f > st.fhigh):
             _range_error(plan, st, f)
@@ -490,8 +486,7 @@ cdef object _convert(_Plan plan, Step *st, chrony_session *cs, object request_ad
 
 
 cdef object _unknown_enum(_Plan plan, Step *st, uint64_t value):
-    where = plan.info[st - plan.steps][0]
-    raise ChronyDataError(f"{where} has unknown value {value} (a chronyd newer than pychrony?)")
+    raise _errors.unknown_value(plan.info[st - plan.steps][0], value)
 
 
 cdef object _build(_ReportInfo info, chrony_session *cs, int nfields, object request_address):
@@ -1085,21 +1080,6 @@ cdef tuple _open_socket(target):
     return fd, (fd if fd < -1 else -(err or 1))
 
 
-def _targets(address):
-    """(address, is_unix) to try, in order: like _address.candidates(), existing
-    sockets only."""
-    from pychrony import _address  # when connecting: it imports ipaddress
-
-    out = []
-    for endpoint in _address.candidates(address):
-        if endpoint.is_unix:
-            if address or os.path.exists(endpoint.path):
-                out.append((endpoint.path, True))
-        else:
-            out.append((str(endpoint), False))
-    return out
-
-
 cdef int _unix_window = 0
 
 
@@ -1123,16 +1103,14 @@ cdef int _default_window(bint is_unix) except -1:
 def open_session(address=None, timeout=1.0, attempts=3, window=None):
     """Open a libchrony session to chronyd at ``address`` (None: auto-detect).
 
-    Auto-detection tries the default Unix sockets that exist, then UDP on
-    127.0.0.1 and ::1 (chronyd answers monitoring commands there). ``timeout``
-    bounds each wait for a reply (seconds), ``attempts`` the requests sent.
+    Auto-detection tries the default Unix sockets, then UDP on 127.0.0.1 and ::1
+    (chronyd answers monitoring commands there), by connecting: the first that
+    connects (and, over UDP, answers) wins, else every candidate's failure is told.
+    ``timeout`` bounds each wait for a reply (seconds), ``attempts`` the requests sent.
     ``window``: most record requests in flight at once, each over a libchrony
     session of its own (None: 8, less where Unix datagram queues are shorter;
     1: one request at a time).
     """
-    cdef NativeSession session
-    cdef chrony_err err
-    cdef int fd = -1
     if not (timeout > 0):
         raise ChronyError(f"timeout must be a positive number of seconds, not {timeout!r}")
     if attempts < 1:
@@ -1141,15 +1119,32 @@ def open_session(address=None, timeout=1.0, attempts=3, window=None):
         isinstance(window, int) and not isinstance(window, bool) and 1 <= window <= MAX_WINDOW
     ):
         raise ChronyError(f"window must be an integer from 1 to {MAX_WINDOW}, not {window!r}")
-    first_error = None
-    for target, is_unix in _targets(address):
-        fd, code = _open_socket(target)
-        if fd >= 0:
-            break
-        if first_error is None:
-            first_error = _errors.open_error(target, code)
+    from pychrony import _address  # when connecting: it imports ipaddress
+
+    endpoints = _address.candidates(address)
+    connect = lambda endpoint: _start_session(endpoint, timeout, attempts, window)
+    if address:
+        return connect(endpoints[0])
+    return _address.first_reachable(endpoints, connect, _probe)
+
+
+def _probe(NativeSession session):
+    """Check that chronyd answers (a source count; any reply counts)."""
+    session._enter()
+    try:
+        session._exchange(_STATS, True, 0)
+    finally:
+        session._leave()
+
+
+cdef NativeSession _start_session(endpoint, double timeout, int attempts, window):
+    cdef NativeSession session
+    cdef chrony_err err
+    cdef bint is_unix = endpoint.is_unix
+    target = endpoint.path if is_unix else str(endpoint)
+    fd, code = _open_socket(target)
     if fd < 0:
-        raise first_error
+        raise _errors.open_error(target, code)
     session = NativeSession.__new__(NativeSession)
     session.lanes[0].fd = fd
     session.address = target
@@ -1166,7 +1161,7 @@ def open_session(address=None, timeout=1.0, attempts=3, window=None):
 
 cdef object _init_error(chrony_err err):
     return ChronyConnectionError(
-        f"Failed to initialise a session with chronyd ({chrony_get_error_string(err).decode()})",
+        f"Failed to initialize chrony session ({chrony_get_error_string(err).decode()})",
         err,
     )
 

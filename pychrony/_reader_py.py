@@ -26,6 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from ._convert import _NAMES as _REFID_NAMES
 from ._convert import refid_name
+from ._errors import (
+    FieldRef,
+    bad_nanoseconds,
+    missing_field,
+    not_finite,
+    out_of_range,
+    unknown_value,
+)
 from ._session import Session
 from .exceptions import ChronyDataError, ChronyDisabledError
 from .registry import (
@@ -183,10 +191,7 @@ def _compile(session: Session, report: Report) -> tuple[_Step, ...]:
             index = _index(session, source)
             if index < 0:
                 if attr.default is dataclasses.MISSING:
-                    raise ChronyDataError(
-                        f"{report.name}: field {source.name!r} ({attr.name}) is missing "
-                        "from chronyd's reply (a chronyd older than pychrony supports?)"
-                    )
+                    raise missing_field(report.name, source.name)
                 steps.append(_constant(attr.default))
             else:
                 steps.append(_field_step(session, report, source, index))
@@ -212,7 +217,7 @@ def _derived_step(session: Session, report: Report, derived: Derived) -> _Step:
     field = report.field(derived.source)
     index = _index(session, field)
     if index < 0:
-        raise ChronyDataError(f"{report.name}: field {field.name!r} is missing from the reply")
+        raise missing_field(report.name, field.name)
     if derived.conv is Conv.REFID_NAME:
         return lambda s: refid_name(s.get_uinteger(index))
     raise AssertionError(f"unsupported derived conversion {derived.conv!r}")
@@ -227,11 +232,11 @@ def _source_name(session: Session) -> str | None:
 def _field_step(session: Session, report: Report, field: Field, index: int) -> _Step:
     conv = field.conversion
     low, high = field.bounds
-    where = f"{report.name}: field {field.name!r} ({field.attr})"
+    ref = FieldRef.of(report.name, field.name, field.attr)
 
     def check(value: Any) -> Any:
         if (low is not None and value < low) or (high is not None and value > high):
-            raise ChronyDataError(f"{where} = {value!r} is out of range [{low}, {high}]")
+            raise out_of_range(ref, value, low, high)
         return value
 
     if conv is Conv.INT:
@@ -253,7 +258,7 @@ def _field_step(session: Session, report: Report, field: Field, index: int) -> _
         def finite(s: Session) -> float:
             value = s.get_float(index)
             if not math.isfinite(value):
-                raise ChronyDataError(f"{where} = {value!r} is not a finite number")
+                raise not_finite(ref, value)
             return check(value)  # type: ignore[no-any-return]
 
         return finite
@@ -263,7 +268,7 @@ def _field_step(session: Session, report: Report, field: Field, index: int) -> _
         def timespec(s: Session) -> float:
             sec, nsec = s.get_timespec(index)
             if not 0 <= nsec < 1_000_000_000:
-                raise ChronyDataError(f"{where} has {nsec} nanoseconds")
+                raise bad_nanoseconds(ref, nsec)
             return check(sec + nsec * 1e-9)  # type: ignore[no-any-return]
 
         return timespec
@@ -277,7 +282,7 @@ def _field_step(session: Session, report: Report, field: Field, index: int) -> _
             index if field.fallback == field.alt_name else session.field_index(field.fallback)
         )
         if fallback < 0:
-            raise ChronyDataError(f"{report.name}: field {field.fallback!r} is missing")
+            raise missing_field(report.name, field.fallback)
         return lambda s: s.get_string(index) or refid_name(s.get_uinteger(fallback))
 
     if conv is Conv.ENUM:
@@ -290,9 +295,7 @@ def _field_step(session: Session, report: Report, field: Field, index: int) -> _
             try:
                 return members[value]
             except KeyError:
-                raise ChronyDataError(
-                    f"{where} has unknown value {value} (a chronyd newer than pychrony?)"
-                ) from None
+                raise unknown_value(ref, value) from None
 
         return to_enum
 
@@ -304,7 +307,7 @@ def _field_step(session: Session, report: Report, field: Field, index: int) -> _
     if conv is Conv.BOOL:
         return lambda s: bool(s.get_uinteger(index))
 
-    raise AssertionError(f"unsupported conversion {conv!r} for {where}")
+    raise AssertionError(f"unsupported conversion {conv!r} for {ref.where}")
 
 
 # -- the fast path: one generated function per reply layout --------------------------
@@ -348,18 +351,6 @@ def decoder_source(report: Report, code: int) -> tuple[str, dict[str, Any]] | No
     return _Generator(report, response, layout).source()
 
 
-def _range_error(where: str, value: Any, low: Any, high: Any) -> ChronyDataError:
-    return ChronyDataError(f"{where} = {value!r} is out of range [{low}, {high}]")
-
-
-def _unknown_error(where: str, value: int) -> ChronyDataError:
-    return ChronyDataError(f"{where} has unknown value {value} (a chronyd newer than pychrony?)")
-
-
-def _nsec_error(where: str, nsec: int) -> ChronyDataError:
-    return ChronyDataError(f"{where} has {nsec} nanoseconds")
-
-
 def _flag(cache: dict[int, Any], flags: Callable[[int], Any], value: int) -> Any:
     member = flags(value)
     if len(cache) < _FLAG_CACHE_SIZE:
@@ -388,9 +379,9 @@ class _Generator:
             "_refid_name": refid_name,
             "_refid_names": _REFID_NAMES,  # refid_name()'s cache, looked up inline
             "_from_bytes": int.from_bytes,
-            "_range": _range_error,
-            "_unknown": _unknown_error,
-            "_nsec": _nsec_error,
+            "_range": out_of_range,
+            "_unknown": unknown_value,
+            "_nsec": bad_nanoseconds,
             "_flag": _flag,
         }
         self.refclock = SourceMode.REFCLOCK.value
@@ -521,7 +512,7 @@ class _Generator:
         body = self.lines
         conv = field.conversion
         low, high = field.bounds
-        where = self.const(f"{self.report.name}: field {field.name!r} ({field.attr})")
+        where = self.const(FieldRef.of(self.report.name, field.name, field.attr))
         r = self.raw(position)
         if conv is Conv.INT:
             # Struct unpacks signed wire types signed, and every raw value is within

@@ -37,6 +37,7 @@ from .models import (
     Source,
     SourceStats,
     TrackingStatus,
+    Transport,
 )
 
 __all__ = ["AsyncChronyConnection"]
@@ -67,8 +68,13 @@ class AsyncChronyConnection:
 
     @property
     def address(self) -> str | None:
-        """The address given (None: auto-detected)."""
+        """The address connected to (see ``ChronyConnection.address``); None when not."""
         return self._conn.address
+
+    @property
+    def transport(self) -> Transport | None:
+        """The :class:`pychrony.Transport` in use; None when not connected."""
+        return self._conn.transport
 
     @property
     def timeout(self) -> float:

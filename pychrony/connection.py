@@ -22,6 +22,7 @@ from .models import (
     Source,
     SourceStats,
     TrackingStatus,
+    Transport,
 )
 from .registry import REPORTS, REPORTS_BY_NAME, Report
 
@@ -51,12 +52,13 @@ _NATIVE_HINT = (
 )
 
 # Session factories pushed by pychrony.testing.patched_chrony_connection.
-_session_overrides: list[Callable[[], Session]] = []
+_session_overrides: list[Callable[[str | None], Session]] = []
 
 
 @contextmanager
-def session_override(factory: Callable[[], Session]) -> Iterator[None]:
-    """Make every ChronyConnection created inside the block use ``factory``."""
+def session_override(factory: Callable[[str | None], Session]) -> Iterator[None]:
+    """Make every ChronyConnection created inside the block use ``factory``
+    (called with the address the connection was given)."""
     _session_overrides.append(factory)
     try:
         yield
@@ -127,7 +129,8 @@ class ChronyConnection(ReportMethods):
     the number of requests sent, so a call never takes longer than their product.
     ``backend``: "native" (libchrony extension), "python" (pychrony's own
     protocol client) or "auto" (native where built). The session opens on
-    ``__enter__`` or the first call. A connection is for one thread at a time
+    ``__enter__`` or the first call, and closes on ``__exit__`` (a later ``with``
+    opens it again). A connection is for one thread at a time
     (a call made while another thread's call runs raises ChronyError): share
     a :class:`pychrony.ChronyConnectionPool` between threads instead.
     """
@@ -144,13 +147,13 @@ class ChronyConnection(ReportMethods):
             raise ChronyError(f"timeout must be a positive number of seconds, not {timeout!r}")
         if not (isinstance(attempts, int) and attempts >= 1):
             raise ChronyError(f"attempts must be a positive integer, not {attempts!r}")
-        self.address = address
+        self.requested_address = address
         self.timeout = float(timeout)
         self.attempts = attempts
         # No attribute refers back to self (no bound method, no closure): a dropped,
         # unclosed connection is freed at once, closing its socket, instead of
         # holding a descriptor until the cyclic garbage collector runs.
-        self._factory: Callable[[], Any] | None = None  # a patched session factory
+        self._factory: Callable[[str | None], Any] | None = None  # a patched session factory
         self._native: Any = None
         self._read: Callable[[Any, Report], Any]
         self.backend: str = self._choose_backend(backend)
@@ -171,7 +174,8 @@ class ChronyConnection(ReportMethods):
         native = _backend.native
         if backend == "native" and native is None:
             raise ChronyLibraryError(
-                f"Native backend unavailable: {_backend.NATIVE_UNAVAILABLE_REASON}. {_NATIVE_HINT}"
+                "libchrony bindings not available (native backend): "
+                f"{_backend.NATIVE_UNAVAILABLE_REASON}. {_NATIVE_HINT}"
             )
         if backend != "python" and native is not None:
             self._native = native
@@ -182,12 +186,13 @@ class ChronyConnection(ReportMethods):
 
     def _open_session(self) -> Any:
         if self._factory is not None:
-            return self._factory()
+            return self._factory(self.requested_address)
+        address = self.requested_address
         if self._native is not None:
-            return self._native.open_session(self.address, self.timeout, self.attempts)
+            return self._native.open_session(address, self.timeout, self.attempts)
         from ._cmdmon import open_session
 
-        return open_session(self.address, timeout=self.timeout, attempts=self.attempts)
+        return open_session(address, timeout=self.timeout, attempts=self.attempts)
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -212,6 +217,8 @@ class ChronyConnection(ReportMethods):
         return self._closed
 
     def __enter__(self) -> ChronyConnection:
+        # `with conn:` again reopens a closed connection: pychrony 2.x reuses one so.
+        self._closed = False
         return self.open()
 
     def __exit__(
@@ -224,7 +231,8 @@ class ChronyConnection(ReportMethods):
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open" if self._session else "not opened"
-        return f"<ChronyConnection {self.address or 'auto'!s} backend={self.backend} {state}>"
+        where = self.requested_address or "auto"
+        return f"<ChronyConnection {where} backend={self.backend} {state}>"
 
     # -- reports --------------------------------------------------------------
 
@@ -232,6 +240,22 @@ class ChronyConnection(ReportMethods):
     def session(self) -> Any:
         """The open session (None before the first call and after close)."""
         return self._session
+
+    @property
+    def address(self) -> str | None:
+        """The address connected to: the one given, or the candidate auto-detection
+        connected to ("/run/chrony/chronyd.sock", "127.0.0.1:323", …); None before
+        the session opens and after close."""
+        session = self._session
+        if session is None:
+            return None
+        return self.requested_address or session.address
+
+    @property
+    def transport(self) -> Transport | None:
+        """:class:`pychrony.Transport` of :attr:`address`; None when not connected."""
+        session = self._session
+        return None if session is None else Transport.of(session.address)
 
     def read_with(self, session: Any, report: Report) -> Any:
         """Read ``report`` from ``session`` with this connection's reader."""

@@ -4,8 +4,6 @@ The enum values are chrony's wire constants; the field registry
 (:mod:`pychrony.registry`) refers to these classes, so each value lives here only.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from enum import Enum, IntFlag
 
@@ -32,10 +30,29 @@ __all__ = [
     "SourceStats",
     "Timestamping",
     "TrackingStatus",
+    "Transport",
 ]
 
 #: ``last_sample_ago`` value chronyd reports for a source never sampled.
 NEVER_SAMPLED = 0xFFFFFFFF
+
+
+class Transport(Enum):
+    """How a connection reaches chronyd (``ChronyConnection.transport``).
+
+    ``UNIX_SOCKET``: chronyd's Unix command socket, its control channel (root or
+    chronyd's user only). ``COMMAND_PORT``: its UDP command port (323 on 127.0.0.1
+    and ::1 by default), which serves the monitoring commands only: every report
+    pychrony reads, and nothing that changes chronyd.
+    """
+
+    UNIX_SOCKET = "unix_socket"
+    COMMAND_PORT = "command_port"
+
+    @classmethod
+    def of(cls, address: str) -> "Transport":
+        """The transport of a connected ``address`` (a path starts with "/")."""
+        return cls.UNIX_SOCKET if address.lstrip().startswith("/") else cls.COMMAND_PORT
 
 
 class LeapStatus(Enum):

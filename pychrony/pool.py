@@ -18,6 +18,7 @@ from .connection import (
     ReportMethods,
 )
 from .exceptions import ChronyConnectionError, ChronyError, ChronyTimeoutError
+from .models import Transport
 
 __all__ = ["ChronyConnectionPool"]
 
@@ -60,7 +61,8 @@ class ChronyConnectionPool(ReportMethods):
             raise ChronyError(f"wait must be a number of seconds, not {wait!r}")
         # Checks the other arguments (and that the backend exists) now.
         first = ChronyConnection(address, timeout=timeout, attempts=attempts, backend=backend)
-        self.address = address
+        self.requested_address = address
+        self._connected: ChronyConnection | None = None  # the last one that opened
         self.timeout = first.timeout
         self.attempts = attempts
         self.backend = first.backend
@@ -84,7 +86,7 @@ class ChronyConnectionPool(ReportMethods):
         if conn is None:
             try:
                 conn = ChronyConnection(
-                    self.address,
+                    self.requested_address,
                     timeout=self.timeout,
                     attempts=self.attempts,
                     backend=self._requested_backend,
@@ -125,6 +127,8 @@ class ChronyConnectionPool(ReportMethods):
         if conn is not None and (conn.closed or self._closed):
             conn.close()
             conn = None
+        if conn is not None and conn.session is not None:
+            self._connected = conn
         with self._lock:
             if self._waiting:
                 turn = self._waiting.popleft()
@@ -148,8 +152,22 @@ class ChronyConnectionPool(ReportMethods):
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
+            self._connected = None
         for conn in idle:
             conn.close()
+
+    @property
+    def address(self) -> str | None:
+        """Where the connection the pool last used is connected (``ChronyConnection.address``);
+        None before the first call and after close."""
+        conn = self._connected
+        return None if conn is None else conn.address
+
+    @property
+    def transport(self) -> Transport | None:
+        """The :class:`pychrony.Transport` of :attr:`address`; None when not connected."""
+        conn = self._connected
+        return None if conn is None else conn.transport
 
     @property
     def closed(self) -> bool:
@@ -170,6 +188,6 @@ class ChronyConnectionPool(ReportMethods):
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{len(self._idle)} idle"
         return (
-            f"<ChronyConnectionPool {self.address or 'auto'!s} backend={self.backend} "
+            f"<ChronyConnectionPool {self.requested_address or 'auto'!s} backend={self.backend} "
             f"size={self.size} {state}>"
         )

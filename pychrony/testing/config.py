@@ -6,8 +6,6 @@ ntpdata, authdata, serverstats, activity, smoothing) are derived from them
 unless given explicitly. Invalid values are rejected in ``__post_init__``.
 """
 
-from __future__ import annotations
-
 import hashlib
 import ipaddress
 import math

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._address import DEFAULT_SOCKETS
 from .._errors import LibchronyError, libchrony_error, open_error
 from ..exceptions import ChronyConnectionError, ChronyDataError
 from ..registry import FieldType, Report
@@ -26,11 +27,15 @@ __all__ = ["MockSession"]
 class MockSession:
     """A Session serving ``config``'s scripted state (see :mod:`pychrony._session`).
 
-    ``state`` replaces the records derived from ``config`` (e.g. corrupted ones).
+    ``state`` replaces the records derived from ``config`` (e.g. corrupted ones);
+    ``address`` is where it pretends to be connected (chronyd's standard socket).
     """
 
     def __init__(
-        self, config: ChronyStateConfig, state: ScriptedState | None = None, address: str = "mock"
+        self,
+        config: ChronyStateConfig,
+        state: ScriptedState | None = None,
+        address: str = DEFAULT_SOCKETS[0],
     ) -> None:
         self.config = config
         self.address = address
@@ -52,7 +57,7 @@ class MockSession:
         if operation == "open":
             raise open_error(self.address, code)
         if operation == "init":
-            raise ChronyConnectionError(f"Failed to initialise a session with chronyd ({code})")
+            raise ChronyConnectionError(f"Failed to initialize chrony session ({code})", code)
         if LibchronyError.NO_MEMORY <= code <= LibchronyError.INVALID_RESPONSE:
             raise libchrony_error(code, report or "?", f"{operation}ing")
         raise ChronyDataError(f"Failed {operation} of {report} (injected)", code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .._address import DEFAULT_SOCKETS
 from ..connection import session_override
 from .config import ChronyStateConfig
 from .mock import MockSession
@@ -18,7 +19,8 @@ def patched_chrony_connection(
 ) -> Iterator[list[MockSession]]:
     """Inside the block every ChronyConnection (and ``pychrony.get_*``) reads
     ``config`` (default: SCENARIO_NTP_SYNCED) from a mock session; everything is
-    restored on exit. Yields the list of sessions opened, for inspection.
+    restored on exit. Yields the list of sessions opened, for inspection. A
+    connection given no address is connected to chronyd's standard socket.
     """
     if config is None:
         from .scenarios import SCENARIO_NTP_SYNCED
@@ -26,8 +28,8 @@ def patched_chrony_connection(
         config = SCENARIO_NTP_SYNCED
     sessions: list[MockSession] = []
 
-    def factory() -> MockSession:
-        session = MockSession(config)
+    def factory(address: str | None) -> MockSession:
+        session = MockSession(config, address=address or DEFAULT_SOCKETS[0])
         sessions.append(session)
         return session
 

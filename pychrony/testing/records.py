@@ -5,8 +5,6 @@ C test double serve these values, and the readers must turn them back into the
 dataclasses they came from.
 """
 
-from __future__ import annotations
-
 import ipaddress
 import math
 from dataclasses import dataclass

@@ -1,7 +1,5 @@
 """From a ``ChronyStateConfig`` to what every report returns, and to raw records."""
 
-from __future__ import annotations
-
 import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
