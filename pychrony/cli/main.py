@@ -69,7 +69,7 @@ def _dispatch(words: list[str]) -> int:
         raise UsageError("--exit-on-error needs --watch")
     commands = _commands(args)
     address = address_of(args.host, args.port, args.family)
-    return _run_reports(commands, args, address, keep_going=args.command == "all")
+    return run_reports(commands, args, address, keep_going=args.command == "all")
 
 
 def _commands(args: argparse.Namespace) -> list[argparse.Namespace]:
@@ -94,7 +94,7 @@ def _commands(args: argparse.Namespace) -> list[argparse.Namespace]:
     return commands
 
 
-def _run_reports(
+def run_reports(
     commands: list[argparse.Namespace],
     args: argparse.Namespace,
     address: str | None,

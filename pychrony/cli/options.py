@@ -241,7 +241,7 @@ def _join(ip: str, port: int) -> str:
 
 def command_parser(name: str) -> Parser:
     """The parser of a report command's arguments (chronyc's, plus the long options)."""
-    command = COMMANDS[name] if name in COMMANDS else None
+    command = COMMANDS.get(name)
     parser = Parser(prog=f"pychrony {name}", add_help=False, allow_abbrev=False)
     if command is not None and command.source_options:
         parser.add_argument("-a", dest="all", action="store_true", default=argparse.SUPPRESS)

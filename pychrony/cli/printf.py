@@ -164,11 +164,10 @@ def _text(spec: Spec, value: Any, width: int) -> str:
 
 def _seconds(value: float, signed: bool) -> str:
     magnitude = abs(value)
-    for limit, scale, unit, spec in _SCALES:
-        if magnitude < limit:
-            break
-    else:
-        scale, unit, spec = 1 / (86400 * 365), "y", "5.0f"
+    scale, unit, spec = next(
+        ((s, u, f) for limit, s, u, f in _SCALES if magnitude < limit),
+        (1 / (86400 * 365), "y", "5.0f"),
+    )
     number = value * scale if signed else magnitude * scale
     width, rest = spec.split(".")
     return f"{number:{'+' if signed else ''}{int(width) + signed}.{rest}}{unit}"

@@ -145,4 +145,3 @@ def all_reports() -> list[str]:
     """The command names of every report, in the registry's order (``all``)."""
     by_report = {c.report: c.name for c in COMMANDS.values() if c.name != "sourcename"}
     return [by_report[name] for name in REPORTS_BY_NAME if name in by_report]
-
