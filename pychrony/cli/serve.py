@@ -30,11 +30,15 @@ def parser() -> Parser:
     p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
     p.add_argument(
         "--port",
-        type=port_number,
+        type=_listen_port,
         default=DEFAULT_PORT,
-        help=f"TCP port to bind (default {DEFAULT_PORT})",
+        help=f"TCP port to bind (default {DEFAULT_PORT}; 0: any free port)",
     )
     return p
+
+
+def _listen_port(text: str) -> int:
+    return 0 if text == "0" else port_number(text)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -64,13 +68,13 @@ def main(args: argparse.Namespace) -> int:
     except ImportError as exc:
         error(f"serve needs the dashboard extra: pip install 'pychrony[dashboard]' ({exc})")
         return EXIT_FAILED
-    shown = f"[{opts.host}]:{opts.port}" if ":" in opts.host else f"{opts.host}:{opts.port}"
     try:
         sock = bind(opts.host, opts.port)
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        error(f"cannot serve on {shown}: {reason}")
+        error(f"cannot serve on {_shown(opts.host, opts.port)}: {reason}")
         return EXIT_BIND
+    shown = _shown(opts.host, sock.getsockname()[1])
     app = create_app(chronyd, timeout=args.timeout, attempts=args.attempts, backend=args.backend)
     print(
         f"pychrony dashboard on http://{shown}/  (metrics: /metrics; Ctrl-C stops)",
@@ -83,3 +87,7 @@ def main(args: argparse.Namespace) -> int:
     finally:
         sock.close()
     return EXIT_OK
+
+
+def _shown(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
