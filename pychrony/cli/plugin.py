@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import IntEnum
 
 __all__ = ["Perf", "Range", "State", "number", "status_line"]
@@ -71,7 +72,7 @@ def number(value: float) -> str:
     """A perfdata value: plain decimal notation, no exponent, no needless zeros."""
     if isinstance(value, int) or float(value).is_integer():
         return str(int(value))
-    return f"{value:.9f}".rstrip("0").rstrip(".")
+    return format(Decimal(repr(float(value))), "f")  # the shortest repr, in fixed notation
 
 
 @dataclass(frozen=True, slots=True)
