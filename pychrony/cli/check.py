@@ -1,4 +1,4 @@
-"""``pychrony check``: chronyd's health as a monitoring plugin (docs/check.md).
+"""``pychrony check``: chronyd's health as a monitoring plugin (docs/cli.md).
 
 Reads tracking and sources, then judges: not synchronised is CRITICAL; a pending
 leap second WARNING (``--leap-ok``: OK); offset, root distance, stratum, frequency
