@@ -17,6 +17,7 @@ from ..exceptions import (
     ChronyError,
     ChronyPermissionError,
 )
+from ..models import Source
 from ..registry import REPORTS_BY_NAME
 from .chronyc import COMMANDS, View, render, select
 from .common import EXIT_FAILED, EXIT_OK, EXIT_PERMISSION, error, stamp
@@ -112,7 +113,7 @@ def _command(
 ) -> tuple[str, Any]:
     """(text, JSON) of one command."""
     command = COMMANDS[cmd.command]
-    raw = conn.report(command.report)
+    raw = named_sources(conn) if command.name == "sourcename" else conn.report(command.report)
     view = View(
         csv=options.csv,
         wide=options.wide,
@@ -134,9 +135,23 @@ def _command(
     return render(command, data, view, namer), None
 
 
+def named_sources(conn: ChronyConnection) -> list[Source]:
+    """The sources with their configured names (chronyc's ``-N``, ``sourcename``).
+
+    libchrony has no request for a source's name, so the native backend's sources
+    have none: the names come from a python-backend connection to the same chronyd.
+    """
+    if conn.backend != "native":
+        return conn.get_sources()
+    with ChronyConnection(
+        conn.address, timeout=conn.timeout, attempts=conn.attempts, backend="python"
+    ) as named:
+        return named.get_sources()
+
+
 def _configured_names(conn: ChronyConnection) -> dict[str, str | None]:
     try:
-        return {s.address: s.name for s in conn.get_sources()}
+        return {s.address: s.name for s in named_sources(conn)}
     except ChronyDataError:
         return {}
 
