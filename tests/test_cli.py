@@ -82,6 +82,14 @@ def test_sources_look_like_chronyc(capsys):
     assert "   377    32 " in lines[2]  # octal reach, LastRx as chronyc: "  32", no "s"
 
 
+def test_wide_output_widens_the_name_column(capsys):
+    _, narrow, _ = _run(capsys, "-n", "sources", "-v")
+    _, wide, _ = _run(capsys, "-n", "-w", "sources", "-v")
+    for a, b in zip(narrow.splitlines(), wide.splitlines(), strict=True):
+        assert len(b) - len(a) == (14 if a.startswith(("||  ", "MS", "=", "^")) else 0), b
+    assert wide.splitlines()[-1].startswith("^x 192.0.2.103" + " " * 27)
+
+
 def test_never_sampled_prints_as_chronyc(capsys):
     _, out, _ = _run(capsys, "-n", "sources", config=SCENARIO_UNSYNC)
     row = out.splitlines()[2]
@@ -161,6 +169,8 @@ def test_chronyc_host_forms(host, port, family, address):
         [],
         ["nonsense"],
         ["-h"],
+        ["--host", "192.0.2.1", "tracking"],  # the old serve option: not chronyc's
+        ["-a", "/run/chrony/chronyd.sock", "tracking"],
         ["-Z", "tracking"],
         ["-p", "99999", "tracking"],
         ["-p", "0", "tracking"],

@@ -39,7 +39,9 @@ def main(args: argparse.Namespace) -> int:
     except LabError as exc:
         error(f"the lab did not start: {exc}")
         return EXIT_FAILED
-    with lab:
+    try:
         print(f"# lab chronyd: socket {lab.socket_path}, UDP {lab.udp_address}", file=sys.stderr)
         commands = [parse_command([name], args) for name in all_reports()]
         return run_reports(commands, args, lab.socket_path, keep_going=True)
+    finally:
+        lab.stop()

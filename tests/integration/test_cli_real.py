@@ -397,3 +397,12 @@ def test_check_of_a_stopped_chronyd_is_critical_or_unknown(own_lab: Lab) -> None
     assert result.returncode == 2
     assert "did not answer within 1 s" in result.stdout
     assert elapsed < 15  # the check's own deadline, not 3 attempts of 5 s
+
+
+def test_lab_subcommand_prints_every_report() -> None:
+    result = _pychrony("-n", "lab", "--sources", "2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Reference ID    : 7F000001 (127.0.0.1)\n")
+    assert "^* 127.0.0.1 " in result.stdout
+    assert "Active         : Yes (leap second only)" in result.stdout  # the lab smooths
+    assert "rtcdata: 513 RTC driver not running" in result.stderr  # and goes on past it
