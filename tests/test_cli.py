@@ -276,3 +276,33 @@ def test_check_states(capsys, argv, config, state):
     assert out.startswith(f"CHRONY {state} - ")
     assert code == ["OK", "WARNING", "CRITICAL", "UNKNOWN"].index(state)
     assert out.count("\n") == 1
+
+
+def test_reverse_lookups_are_bounded_by_the_timeout(monkeypatch):
+    import socket
+    import threading
+
+    from pychrony.cli import names
+
+    release = threading.Event()
+
+    def hanging(address, flags):
+        release.wait(30)
+        return ("slow.example", "0")
+
+    monkeypatch.setattr(socket, "getnameinfo", hanging)
+    monkeypatch.setattr(names, "_DNS_CACHE", {})
+    namer = names.Namer(dns=True, source_names=False, timeout=0.05)
+    namer.prepare(["192.0.2.7"])  # returns at the deadline, the lookup still hanging
+    assert namer.name("192.0.2.7") == "192.0.2.7"
+    release.set()
+
+
+def test_dns_names_are_truncated_as_chronyc_does(monkeypatch):
+    from pychrony.cli import names
+
+    monkeypatch.setattr(names, "_DNS_CACHE", {"192.0.2.7": "a-very-long-host-name.example.org"})
+    namer = names.Namer(dns=True, source_names=False, timeout=1)
+    assert namer.name("192.0.2.7", 25) == "a-very-long-host-name.ex>"
+    assert names.Namer(dns=False, source_names=False, timeout=1).name("192.0.2.7") == "192.0.2.7"
+    assert namer.name("GPS", 25) == "GPS"  # a refclock keeps its reference ID

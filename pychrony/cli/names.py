@@ -10,12 +10,12 @@ that does not come in time leaves the address.
 
 from __future__ import annotations
 
-import concurrent.futures
 import ipaddress
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = ["Namer", "is_address"]
 
@@ -43,27 +43,19 @@ class Namer:
     timeout: float
     configured: Callable[[], dict[str, str | None]] = dict
     _names: dict[str, str | None] | None = None
-    _dns: dict[str, str] = field(default_factory=dict)
 
     def prepare(self, addresses: Iterable[str]) -> None:
         """Look up the DNS names of ``addresses`` at once, within the timeout."""
         if not self.dns or self.source_names:
             return
-        todo = {a for a in addresses if is_address(a) and a not in self._dns}
-        if not todo:
-            return
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(todo)))
-        futures = {pool.submit(_reverse, a): a for a in todo}
+        todo = {a for a in addresses if is_address(a) and a not in _DNS_CACHE}
+        # Daemon threads: a lookup still hanging at the deadline cannot hold the exit.
+        workers = [threading.Thread(target=_reverse, args=(a,), daemon=True) for a in todo]
+        for worker in workers:
+            worker.start()
         deadline = time.monotonic() + self.timeout
-        try:
-            for future in concurrent.futures.as_completed(
-                futures, timeout=max(0.0, deadline - time.monotonic())
-            ):
-                self._dns[futures[future]] = future.result()
-        except concurrent.futures.TimeoutError:
-            pass  # the addresses left stay addresses
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
 
     def name(self, address: str, width: int = 0, source: bool = True) -> str:
         """The column's text for ``address`` (``width``: truncate DNS names to it)."""
@@ -75,15 +67,22 @@ class Namer:
             return self._names.get(address) or "?"
         if not self.dns:
             return address
-        name = self._dns.get(address, address)
+        name = _DNS_CACHE.get(address, address)
         if width and len(name) > width:
             name = name[: width - 1] + ">"
         return name
 
 
-def _reverse(address: str) -> str:
+# Names found so far (``--watch`` asks for the same few each tick); cleared when full.
+_DNS_CACHE: dict[str, str] = {}
+_DNS_CACHE_MAX = 1024
+
+
+def _reverse(address: str) -> None:
     try:
         host, _ = socket.getnameinfo((address, 0), 0)
     except (OSError, UnicodeError):
-        return address
-    return host
+        host = address
+    if len(_DNS_CACHE) >= _DNS_CACHE_MAX:
+        _DNS_CACHE.clear()
+    _DNS_CACHE[address] = host
