@@ -198,6 +198,7 @@ def test_chronyc_host_forms(host, port, family, address):
         ["--json", "check"],
         ["-h", "/run/chrony/chronyd.sock", "lab"],
         ["-h", "/run/chrony/chronyd.sock", "schema", "tracking"],
+        ["--timeout", "2", "schema", "tracking"],
         ["schema", "nonsense"],
         ["serve", "--port", "99999"],
         ["serve", "--bogus"],
@@ -306,3 +307,11 @@ def test_dns_names_are_truncated_as_chronyc_does(monkeypatch):
     assert namer.name("192.0.2.7", 25) == "a-very-long-host-name.ex>"
     assert names.Namer(dns=False, source_names=False, timeout=1).name("192.0.2.7") == "192.0.2.7"
     assert namer.name("GPS", 25) == "GPS"  # a refclock keeps its reference ID
+
+
+def test_several_commands_as_json_are_keyed_by_command_line(capsys):
+    code, out, _ = _run(capsys, "--json", "-m", "sources", "sources -a", "activity")
+    assert code == 0
+    data = json.loads(out)
+    assert list(data) == ["sources", "sources -a", "activity"]
+    assert data["activity"]["online"] == expected_reports(SCENARIO_MULTI_SOURCE)["activity"].online

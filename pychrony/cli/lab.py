@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .common import EXIT_FAILED, UsageError, error
-from .options import Parser, long_options, parse_command
+from .options import Parser, fill_defaults, long_options, parse_command
 from .reports import all_reports
 
 __all__ = ["main", "parser"]
@@ -30,7 +30,7 @@ def main(args: argparse.Namespace) -> int:
     from ..lab import Lab, LabError
     from .main import run_reports
 
-    parser().parse_args(args.args, namespace=args)
+    fill_defaults(parser().parse_args(args.args, namespace=args))
     if args.sources < 1:
         raise UsageError("--sources must be at least 1")
     lab = Lab(sources=args.sources)

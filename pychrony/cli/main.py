@@ -24,6 +24,7 @@ from .options import (
     address_of,
     check_applies,
     command_parser,
+    fill_defaults,
     global_parser,
     parse_command,
 )
@@ -64,7 +65,7 @@ def _dispatch(words: list[str]) -> int:
         raise UsageError("no command given (chronyc's interactive mode is not supported)")
     if args.command in SUBCOMMANDS:
         check_applies(args, args.command)
-        return _subcommand(args)
+        return _subcommand(fill_defaults(args))
     if args.exit_on_error and args.watch is None:
         raise UsageError("--exit-on-error needs --watch")
     commands = _commands(args)
@@ -91,7 +92,8 @@ def _commands(args: argparse.Namespace) -> list[argparse.Namespace]:
         setattr(args, name, getattr(commands[-1], name))
     if args.json and args.csv:
         raise UsageError("--json and -c are two output formats: choose one")
-    return commands
+    fill_defaults(args)
+    return [fill_defaults(c) for c in commands]
 
 
 def run_reports(

@@ -21,7 +21,15 @@ from ..connection import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT
 from .chronyc import COMMANDS
 from .common import UsageError
 
-__all__ = ["SUBCOMMANDS", "address_of", "check_applies", "global_parser", "long_options"]
+__all__ = [
+    "SUBCOMMANDS",
+    "address_of",
+    "check_applies",
+    "fill_defaults",
+    "global_parser",
+    "long_options",
+    "parse_command",
+]
 
 #: Subcommands: not chronyc's; each has its own options (``pychrony check --help``).
 SUBCOMMANDS = ("check", "serve", "lab", "schema")
@@ -61,7 +69,11 @@ def port_number(text: str) -> int:
 
 
 def long_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
-    """pychrony's own options (``suppress``: leave unset ones out of the namespace)."""
+    """pychrony's own options (``suppress``: leave unset ones out of the namespace).
+
+    Unset connection options are None until :func:`fill_defaults`, so a subcommand
+    they do not apply to can tell they were given.
+    """
 
     def default(value: object) -> object:
         return argparse.SUPPRESS if suppress else value
@@ -69,21 +81,21 @@ def long_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> 
     parser.add_argument(
         "--timeout",
         type=_positive,
-        default=default(DEFAULT_TIMEOUT),
+        default=default(None),
         metavar="SECONDS",
         help=f"wait for each reply (default {DEFAULT_TIMEOUT:g})",
     )
     parser.add_argument(
         "--attempts",
         type=_count,
-        default=default(DEFAULT_ATTEMPTS),
+        default=default(None),
         metavar="N",
         help=f"requests sent before giving up (default {DEFAULT_ATTEMPTS})",
     )
     parser.add_argument(
         "--backend",
         choices=("auto", "native", "python"),
-        default=default("auto"),
+        default=default(None),
         help="libchrony extension, pychrony's own protocol client, or native where built",
     )
     parser.add_argument(
@@ -152,6 +164,17 @@ def global_parser() -> Parser:
     return parser
 
 
+_DEFAULTS = {"timeout": DEFAULT_TIMEOUT, "attempts": DEFAULT_ATTEMPTS, "backend": "auto"}
+
+
+def fill_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    """Give the connection options left unset their defaults."""
+    for name, value in _DEFAULTS.items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    return args
+
+
 def check_applies(args: argparse.Namespace, subcommand: str) -> None:
     """UsageError when an option before a subcommand does not apply to it."""
     given = [name for name in _OUTPUT_OPTIONS if getattr(args, name)]
@@ -160,7 +183,9 @@ def check_applies(args: argparse.Namespace, subcommand: str) -> None:
     elif args.exit_on_error:
         given.append("exit_on_error")
     if subcommand == "schema":
-        given += [name for name in _CONNECTION_OPTIONS if getattr(args, name) is not None]
+        given += [
+            name for name in (*_CONNECTION_OPTIONS, *_DEFAULTS) if getattr(args, name) is not None
+        ]
     if given:
         shown = ", ".join(_OPTION_NAMES.get(name, name) for name in given)
         raise UsageError(f"{shown} does not apply to {subcommand}")
@@ -178,6 +203,9 @@ _OPTION_NAMES = {
     "host": "-h",
     "port": "-p",
     "family": "-4/-6",
+    "timeout": "--timeout",
+    "attempts": "--attempts",
+    "backend": "--backend",
 }
 
 
@@ -257,6 +285,7 @@ def parse_command(words: Sequence[str], namespace: argparse.Namespace) -> argpar
     """Parse one command line (``["sources", "-a"]``) into a copy of ``namespace``."""
     parsed = argparse.Namespace(**vars(namespace))
     parsed.command, parsed.all, parsed.verbose, parsed.source = words[0], False, False, None
+    parsed.line = " ".join(words)
     command_parser(words[0]).parse_args(list(words[1:]), namespace=parsed)
     if parsed.source is not None:
         try:

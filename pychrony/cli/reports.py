@@ -88,14 +88,14 @@ def _once(
             shown = f"{stamp()} {exc}" if watching else str(exc)
             error(f"{cmd.command}: {shown}" if len(commands) > 1 else shown)
             if options.json and len(commands) > 1:
-                payload[cmd.command] = {"error": str(exc)}
+                payload[cmd.line] = {"error": str(exc)}
             refused = isinstance(exc, (ChronyPermissionError, ChronyDisabledError))
             if keep_going and refused:
                 continue
             status = exit_code(exc)
             break
         if options.json:
-            payload[cmd.command] = data
+            payload[cmd.line] = data
         else:
             out.write(text)
     if options.json and (payload or status == EXIT_OK):
