@@ -106,9 +106,9 @@ def _compare_token(ours: str, first: str, second: str) -> str | None:
         return None if ours in (first, second) else f"{ours!r} not {first!r} or {second!r}"
     if mine is None:
         return f"{ours!r} is not a number like chronyc's {first!r}/{second!r}"
-    signs = {s[0] for s in shapes if s}
-    if len(signs) == 1 and mine[0] not in signs:
-        return f"{ours!r}: sign unlike chronyc's {first!r}/{second!r}"
+    # A "+" shows a format that always has a sign (chronyc's %+): ours must have one.
+    if "+" in (first[0], second[0]) and ours[0] not in "+-":
+        return f"{ours!r}: no sign, unlike chronyc's {first!r}/{second!r}"
     if mine[1:] not in {s[1:] for s in shapes if s}:
         return f"{ours!r}: decimals/unit unlike chronyc's {first!r}/{second!r}"
     return None
