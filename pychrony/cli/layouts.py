@@ -3,7 +3,7 @@
 Each layout says what chronyc prints for a report: its header and legend, its
 label column, and one template per line (a block report such as ``tracking``) or
 per record (a table such as ``sources``). Templates name the registry's fields
-(``"current correction"``); :func:`values` turns a record into those values
+(for example `current correction`); :func:`values` turns a record into those values
 through the registry, so no field is listed here a second time. Names starting
 with ``@`` are values chronyc computes from a record (the computations are the
 functions at the end). Facts come from chrony's client.c; chronyc 4.3 is the
@@ -78,12 +78,14 @@ class Table:
         return [*lines, header, "=" * len(header)]
 
 
-def _block(report: str, width: int, *lines: tuple[str | None, str], **kw: Any) -> Block:
-    built = tuple(
-        Line(label, parse_template(f"{label:<{width}}: {text}\n" if label else f"{text}\n"))
-        for label, text in lines
-    )
-    return Block(report, built, **kw)
+def _block(report: str, width: int, *lines: str, **kw: Any) -> Block:
+    """A block from ``"Label: template"`` lines, labels padded to ``width`` (0: no labels)."""
+    built = []
+    for line in lines:
+        label, text = line.split(": ", 1) if width else (None, line)
+        padded = f"{label:<{width}}: {text}" if label else text
+        built.append(Line(label, parse_template(padded + "\n")))
+    return Block(report, tuple(built), **kw)
 
 
 # -- block reports ------------------------------------------------------------
@@ -91,111 +93,111 @@ def _block(report: str, width: int, *lines: tuple[str | None, str], **kw: Any) -
 TRACKING = _block(
     "tracking",
     16,
-    ("Reference ID", "{reference ID:R} ({@reference name:s})"),
-    ("Stratum", "{stratum:u}"),
-    ("Ref time (UTC)", "{reference time:T}"),
-    ("System time", "{current correction:.9O} of NTP time"),
-    ("Last offset", "{last offset:+.9f} seconds"),
-    ("RMS offset", "{RMS offset:.9f} seconds"),
-    ("Frequency", "{frequency offset:.3F}"),
-    ("Residual freq", "{residual frequency:+.3f} ppm"),
-    ("Skew", "{skew:.3f} ppm"),
-    ("Root delay", "{root delay:.9f} seconds"),
-    ("Root dispersion", "{root dispersion:.9f} seconds"),
-    ("Update interval", "{last update interval:.1f} seconds"),
-    ("Leap status", "{leap status:L}"),
+    "Reference ID: {reference ID:R} ({@reference name:s})",
+    "Stratum: {stratum:u}",
+    "Ref time (UTC): {reference time:T}",
+    "System time: {current correction:.9O} of NTP time",
+    "Last offset: {last offset:+.9f} seconds",
+    "RMS offset: {RMS offset:.9f} seconds",
+    "Frequency: {frequency offset:.3F}",
+    "Residual freq: {residual frequency:+.3f} ppm",
+    "Skew: {skew:.3f} ppm",
+    "Root delay: {root delay:.9f} seconds",
+    "Root dispersion: {root dispersion:.9f} seconds",
+    "Update interval: {last update interval:.1f} seconds",
+    "Leap status: {leap status:L}",
 )
 
 NTPDATA = _block(
     "ntpdata",
     16,
-    ("Remote address", "{remote address:s} ({@remote refid:R})"),
-    ("Remote port", "{remote port:u}"),
-    ("Local address", "{@local address:s} ({@local refid:R})"),
-    ("Leap status", "{leap status:L}"),
-    ("Version", "{version:u}"),
-    ("Mode", "{mode:M}"),
-    ("Stratum", "{stratum:u}"),
-    ("Poll interval", "{poll:d} ({@poll seconds:.0f} seconds)"),
-    ("Precision", "{precision:d} ({@precision seconds:.9f} seconds)"),
-    ("Root delay", "{root delay:.6f} seconds"),
-    ("Root dispersion", "{root dispersion:.6f} seconds"),
-    ("Reference ID", "{reference ID:R} ({@reference name:s})"),
-    ("Reference time", "{reference time:T}"),
-    ("Offset", "{offset:+.9f} seconds"),
-    ("Peer delay", "{peer delay:.9f} seconds"),
-    ("Peer dispersion", "{peer dispersion:.9f} seconds"),
-    ("Response time", "{response time:.9f} seconds"),
-    ("Jitter asymmetry", "{jitter asymmetry:+.2f}"),
-    ("NTP tests", "{flags:.3b>>7} {flags:.3b>>4} {flags:.4b}"),
-    ("Interleaved", "{@interleaved:B}"),
-    ("Authenticated", "{@authenticated:B}"),
-    ("TX timestamping", "{transmit timestamping:N}"),
-    ("RX timestamping", "{receive timestamping:N}"),
-    ("Total TX", "{transmitted messages:U}"),
-    ("Total RX", "{received messages:U}"),
-    ("Total valid RX", "{received valid messages:U}"),
-    ("Total good RX", "{received good messages:U}"),
-    ("Total kernel TX", "{kernel transmit timestamps:U}"),
-    ("Total kernel RX", "{kernel receive timestamps:U}"),
-    ("Total HW TX", "{hardware transmit timestamps:U}"),
-    ("Total HW RX", "{hardware receive timestamps:U}"),
+    "Remote address: {remote address:s} ({@remote refid:R})",
+    "Remote port: {remote port:u}",
+    "Local address: {@local address:s} ({@local refid:R})",
+    "Leap status: {leap status:L}",
+    "Version: {version:u}",
+    "Mode: {mode:M}",
+    "Stratum: {stratum:u}",
+    "Poll interval: {poll:d} ({@poll seconds:.0f} seconds)",
+    "Precision: {precision:d} ({@precision seconds:.9f} seconds)",
+    "Root delay: {root delay:.6f} seconds",
+    "Root dispersion: {root dispersion:.6f} seconds",
+    "Reference ID: {reference ID:R} ({@reference name:s})",
+    "Reference time: {reference time:T}",
+    "Offset: {offset:+.9f} seconds",
+    "Peer delay: {peer delay:.9f} seconds",
+    "Peer dispersion: {peer dispersion:.9f} seconds",
+    "Response time: {response time:.9f} seconds",
+    "Jitter asymmetry: {jitter asymmetry:+.2f}",
+    "NTP tests: {flags:.3b>>7} {flags:.3b>>4} {flags:.4b}",
+    "Interleaved: {@interleaved:B}",
+    "Authenticated: {@authenticated:B}",
+    "TX timestamping: {transmit timestamping:N}",
+    "RX timestamping: {receive timestamping:N}",
+    "Total TX: {transmitted messages:U}",
+    "Total RX: {received messages:U}",
+    "Total valid RX: {received valid messages:U}",
+    "Total good RX: {received good messages:U}",
+    "Total kernel TX: {kernel transmit timestamps:U}",
+    "Total kernel RX: {kernel receive timestamps:U}",
+    "Total HW TX: {hardware transmit timestamps:U}",
+    "Total HW RX: {hardware receive timestamps:U}",
     separated=True,
 )
 
 SERVERSTATS = _block(
     "serverstats",
     27,
-    ("NTP packets received", "{received NTP requests:Q}"),
-    ("NTP packets dropped", "{dropped NTP requests:Q}"),
-    ("Command packets received", "{received command requests:Q}"),
-    ("Command packets dropped", "{dropped command requests:Q}"),
-    ("Client log records dropped", "{dropped client log records:Q}"),
-    ("NTS-KE connections accepted", "{accepted NTS-KE connections:Q}"),
-    ("NTS-KE connections dropped", "{dropped NTS-KE connections:Q}"),
-    ("Authenticated NTP packets", "{received authenticated NTP requests:Q}"),
-    ("Interleaved NTP packets", "{received interleaved NTP requests:Q}"),
-    ("NTP timestamps held", "{held NTP timestamps:Q}"),
-    ("NTP timestamp span", "{NTP timestamp span:Q}"),
-    ("NTP daemon RX timestamps", "{served daemon RX timestamps:Q}"),
-    ("NTP daemon TX timestamps", "{served daemon TX timestamps:Q}"),
-    ("NTP kernel RX timestamps", "{served kernel RX timestamps:Q}"),
-    ("NTP kernel TX timestamps", "{served kernel TX timestamps:Q}"),
-    ("NTP hardware RX timestamps", "{served hardware RX timestamps:Q}"),
-    ("NTP hardware TX timestamps", "{served hardware TX timestamps:Q}"),
+    "NTP packets received: {received NTP requests:Q}",
+    "NTP packets dropped: {dropped NTP requests:Q}",
+    "Command packets received: {received command requests:Q}",
+    "Command packets dropped: {dropped command requests:Q}",
+    "Client log records dropped: {dropped client log records:Q}",
+    "NTS-KE connections accepted: {accepted NTS-KE connections:Q}",
+    "NTS-KE connections dropped: {dropped NTS-KE connections:Q}",
+    "Authenticated NTP packets: {received authenticated NTP requests:Q}",
+    "Interleaved NTP packets: {received interleaved NTP requests:Q}",
+    "NTP timestamps held: {held NTP timestamps:Q}",
+    "NTP timestamp span: {NTP timestamp span:Q}",
+    "NTP daemon RX timestamps: {served daemon RX timestamps:Q}",
+    "NTP daemon TX timestamps: {served daemon TX timestamps:Q}",
+    "NTP kernel RX timestamps: {served kernel RX timestamps:Q}",
+    "NTP kernel TX timestamps: {served kernel TX timestamps:Q}",
+    "NTP hardware RX timestamps: {served hardware RX timestamps:Q}",
+    "NTP hardware TX timestamps: {served hardware TX timestamps:Q}",
 )
 
 ACTIVITY = _block(
     "activity",
     0,
-    (None, "{online sources:U} sources online"),
-    (None, "{offline sources:U} sources offline"),
-    (None, "{burst online-return sources:U} sources doing burst (return to online)"),
-    (None, "{burst offline-return sources:U} sources doing burst (return to offline)"),
-    (None, "{unresolved sources:U} sources with unknown address"),
+    "{online sources:U} sources online",
+    "{offline sources:U} sources offline",
+    "{burst online-return sources:U} sources doing burst (return to online)",
+    "{burst offline-return sources:U} sources doing burst (return to offline)",
+    "{unresolved sources:U} sources with unknown address",
     preamble="200 OK\n",
 )
 
 RTCDATA = _block(
     "rtcdata",
     19,
-    ("RTC ref time (UTC)", "{reference time:T}"),
-    ("Number of samples", "{samples:u}"),
-    ("Number of runs", "{runs:u}"),
-    ("Sample span period", "{span:I}"),
-    ("RTC is fast by", "{offset:12.6f} seconds"),
-    ("RTC gains time at", "{frequency offset:9.3f} ppm"),
+    "RTC ref time (UTC): {reference time:T}",
+    "Number of samples: {samples:u}",
+    "Number of runs: {runs:u}",
+    "Sample span period: {span:I}",
+    "RTC is fast by: {offset:12.6f} seconds",
+    "RTC gains time at: {frequency offset:9.3f} ppm",
 )
 
 SMOOTHING = _block(
     "smoothing",
     15,
-    ("Active", "{@active:B} {@leap only:s}"),
-    ("Offset", "{offset:+.9f} seconds"),
-    ("Frequency", "{frequency offset:+.6f} ppm"),
-    ("Wander", "{wander:+.6f} ppm per second"),
-    ("Last update", "{last update ago:.1f} seconds ago"),
-    ("Remaining time", "{remaining time:.1f} seconds"),
+    "Active: {@active:B} {@leap only:s}",
+    "Offset: {offset:+.9f} seconds",
+    "Frequency: {frequency offset:+.6f} ppm",
+    "Wander: {wander:+.6f} ppm per second",
+    "Last update: {last update ago:.1f} seconds ago",
+    "Remaining time: {remaining time:.1f} seconds",
 )
 
 # -- tables -------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """chronyc's report printer: templates of fields in, text or CSV lines out.
 
 A template is literal text with fields in braces, ``{name:spec}``. ``name`` is a
-registry field name of the report (``"current correction"``) or a value the
+registry field name of the report (``current correction``) or a value the
 layout computes (``"@reference name"``); ``spec`` is chronyc's conversion, as its
 ``print_report()`` understands it: ``[+|-|*][width][.precision]kind``.
 

@@ -1,10 +1,10 @@
-"""The command line against the lab's real chronyd, next to chronyc (python backend).
+"""The command line against the lab's real chronyd, next to chronyc.
 
 The comparison runs chronyc, then pychrony, then chronyc again for each command, in
 text and ``-c`` modes, over the Unix socket and UDP. A field equal in chronyc's two
 reads does not change between reads: pychrony must print it identically. Every
-other number must have chronyc's format: the same decimals, unit and sign (a field
-chronyc prints with a sign in both reads has one in pychrony's). Lines, CSV fields,
+other number must have chronyc's format: the same decimals and unit, and a sign
+where chronyc's format always prints one (reference times: their format only). Lines, CSV fields,
 headers and legends must match exactly. Values that legitimately move between the
 three reads make a mismatch possible by chance, so a command gets three tries.
 """
