@@ -315,3 +315,39 @@ def test_several_commands_as_json_are_keyed_by_command_line(capsys):
     data = json.loads(out)
     assert list(data) == ["sources", "sources -a", "activity"]
     assert data["activity"]["online"] == expected_reports(SCENARIO_MULTI_SOURCE)["activity"].online
+
+
+@pytest.mark.parametrize(
+    ("report", "code", "lines"),
+    [("serverstats", 14, 5), ("serverstats", 24, 11), ("serverstats", 25, 17)],
+)
+def test_lines_follow_the_fields_chronyd_sends(capsys, report, code, lines):
+    """chronyd 3.0 sends 5 counters, 4.2 11 (chronyc 4.3's lines), 4.4+ 17 (newer chronyc's)."""
+    config = ChronyStateConfig(sources=SCENARIO_MULTI_SOURCE.sources, layouts={report: code})
+    _, out, _ = _run(capsys, report, config=config)
+    assert len(out.splitlines()) == lines
+    _, out, _ = _run(capsys, "-c", report, config=config)
+    assert len(out.strip().split(",")) == lines
+
+
+def test_ntpdata_of_chronyd_4_6_has_the_timestamp_counters(capsys):
+    config = ChronyStateConfig(sources=SCENARIO_MULTI_SOURCE.sources, layouts={"ntpdata": 26})
+    _, out, _ = _run(capsys, "-n", "ntpdata", config=config)
+    assert "Total kernel TX : " in out
+    assert "Total HW RX     : " in out
+    config = ChronyStateConfig(sources=SCENARIO_MULTI_SOURCE.sources, layouts={"ntpdata": 16})
+    _, out, _ = _run(capsys, "-n", "ntpdata", config=config)
+    assert "Total good RX   : " in out
+    assert "Total kernel TX" not in out
+
+
+def test_unresolved_sources_only_with_a():
+    import dataclasses
+
+    from pychrony.cli.chronyc import View, select
+
+    (known, *_) = expected_reports(SCENARIO_MULTI_SOURCE)["sources"]
+    unresolved = dataclasses.replace(known, address="ID#0000000001")  # chronyd's form
+    command = COMMANDS["sources"]
+    assert select(command, [known, unresolved], View()) == [known]
+    assert select(command, [known, unresolved], View(all=True)) == [known, unresolved]
