@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 
@@ -351,3 +352,46 @@ def test_unresolved_sources_only_with_a():
     command = COMMANDS["sources"]
     assert select(command, [known, unresolved], View()) == [known]
     assert select(command, [known, unresolved], View(all=True)) == [known, unresolved]
+
+
+def _ticks(monkeypatch, count):
+    """Make --watch's sleep end the run (Ctrl-C) at the ``count``-th tick."""
+    import time as time_module
+
+    seen = []
+
+    def sleep(seconds):
+        seen.append(seconds)
+        if len(seen) >= count:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(time_module, "sleep", sleep)
+    return seen
+
+
+def test_watch_prints_json_lines_until_ctrl_c(capsys, monkeypatch):
+    ticks = _ticks(monkeypatch, 3)
+    code, out, _ = _run(capsys, "--json", "--watch", "2", "activity")
+    assert code == 0  # Ctrl-C ends a watch normally
+    assert ticks == [2.0, 2.0, 2.0]
+    online = expected_reports(SCENARIO_MULTI_SOURCE)["activity"].online
+    assert [json.loads(line)["online"] for line in out.splitlines()] == [online] * 3
+
+
+def test_watch_goes_on_through_failures(capsys, monkeypatch):
+    _ticks(monkeypatch, 3)
+    config = ChronyStateConfig(error_injection={"response": -1})
+    code, out, err = _run(capsys, "--watch", "1", "tracking", config=config)
+    assert out == ""
+    assert code == 0
+    failures = err.splitlines()
+    assert len(failures) == 3  # every tick tried again
+    assert all(re.match(r"pychrony: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", f) for f in failures)
+
+
+def test_watch_exit_on_error_stops_with_its_code(capsys, monkeypatch):
+    ticks = _ticks(monkeypatch, 3)
+    config = ChronyStateConfig(error_injection={"open": -13})
+    code, _, err = _run(capsys, "--watch", "1", "--exit-on-error", "tracking", config=config)
+    assert (code, ticks) == (3, [])
+    assert "group" in err
