@@ -59,7 +59,7 @@ def run(
             if options.watch is None or (status != EXIT_OK and options.exit_on_error):
                 return status
             time.sleep(options.watch)
-            if not options.json and not options.csv:
+            if status == EXIT_OK and not options.json and not options.csv:  # a tick apart
                 out.write("\n")
     except KeyboardInterrupt:
         return EXIT_OK if options.watch is not None else 130
