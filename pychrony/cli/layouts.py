@@ -24,7 +24,17 @@ from ..models import AuthMode, SelectOptions, SourceMode, SourceState
 from ..registry import REPORTS_BY_NAME, Report
 from .printf import Template, parse_template
 
-__all__ = ["BLOCKS", "LAYOUTS", "TABLES", "Block", "Line", "Table", "values"]
+__all__ = [
+    "BLOCKS",
+    "LAYOUTS",
+    "MODE_CHAR",
+    "STATE_CHAR",
+    "TABLES",
+    "Block",
+    "Line",
+    "Table",
+    "values",
+]
 
 #: Extra name-column characters of ``-w`` (wide output).
 WIDE = 14
@@ -299,9 +309,10 @@ LAYOUTS: dict[str, Block | Table] = {**BLOCKS, **TABLES}
 
 # -- values chronyc computes ----------------------------------------------------
 
-_MODE_CHAR = {SourceMode.CLIENT: "^", SourceMode.PEER: "=", SourceMode.REFCLOCK: "#"}
+#: chronyc's sources columns M and S.
+MODE_CHAR = {SourceMode.CLIENT: "^", SourceMode.PEER: "=", SourceMode.REFCLOCK: "#"}
 # candm.h: UNSELECTED (4) is printed '+' (combined), SELECTABLE (5) '-' (not combined).
-_STATE_CHAR = {
+STATE_CHAR = {
     SourceState.SELECTED: "*",
     SourceState.NONSELECTABLE: "?",
     SourceState.FALSETICKER: "x",
@@ -345,8 +356,8 @@ def _options(attr: str, char: str) -> Callable[[Any], str]:
 # column) and tracking's "@reference name" need the naming options: see names.py.
 _COMPUTED: dict[str, dict[str, Callable[[Any], Any]]] = {
     "sources": {
-        "@mode char": lambda r: _MODE_CHAR.get(r.mode, " "),
-        "@state char": lambda r: _STATE_CHAR.get(r.state, " "),
+        "@mode char": lambda r: MODE_CHAR.get(r.mode, " "),
+        "@state char": lambda r: STATE_CHAR.get(r.state, " "),
     },
     "selectdata": {
         "@state char": lambda r: r.state.char,

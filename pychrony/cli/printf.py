@@ -38,7 +38,16 @@ from typing import Any
 
 from ..models import LeapStatus, NTPMode, Timestamping
 
-__all__ = ["NEVER", "Spec", "Template", "parse_template"]
+__all__ = [
+    "LEAP_CHAR",
+    "LEAP_TEXT",
+    "NEVER",
+    "NTP_MODE_TEXT",
+    "TIMESTAMPING_TEXT",
+    "Spec",
+    "Template",
+    "parse_template",
+]
 
 #: chronyc's "never" of an unsigned 32-bit interval (a source never sampled).
 NEVER = 0xFFFFFFFF
@@ -46,18 +55,26 @@ NEVER = 0xFFFFFFFF
 _FIELD = re.compile(r"\{([^{}:]+):([^{}]+)\}")
 _SPEC = re.compile(r"([-+*]?)(\d*)(?:\.(\d+))?([A-Za-z])(?:>>(\d+))?$")
 
-_LEAP = {
-    LeapStatus.NORMAL: ("Normal", "N"),
-    LeapStatus.INSERT: ("Insert second", "+"),
-    LeapStatus.DELETE: ("Delete second", "-"),
-    LeapStatus.UNSYNC: ("Not synchronised", "?"),
+#: chronyc's words for the leap status (``L``), and its characters (``1L``).
+LEAP_TEXT = {
+    LeapStatus.NORMAL: "Normal",
+    LeapStatus.INSERT: "Insert second",
+    LeapStatus.DELETE: "Delete second",
+    LeapStatus.UNSYNC: "Not synchronised",
 }
-_NTP_MODE = {
+LEAP_CHAR = {
+    LeapStatus.NORMAL: "N",
+    LeapStatus.INSERT: "+",
+    LeapStatus.DELETE: "-",
+    LeapStatus.UNSYNC: "?",
+}
+#: chronyc's words for an NTP mode (``M``) and a timestamping source (``N``).
+NTP_MODE_TEXT = {
     NTPMode.ACTIVE_SYMMETRIC: "Symmetric active",
     NTPMode.PASSIVE_SYMMETRIC: "Symmetric passive",
     NTPMode.SERVER: "Server",
 }
-_TIMESTAMPING = {
+TIMESTAMPING_TEXT = {
     Timestamping.DAEMON: "Daemon",
     Timestamping.KERNEL: "Kernel",
     Timestamping.HARDWARE: "Hardware",
@@ -99,7 +116,7 @@ class Spec:
         if kind == "T":
             return _epoch(value)
         if kind == "L":
-            return _LEAP.get(value, ("Invalid", "?"))[0]
+            return LEAP_TEXT.get(value, "Invalid")
         return _text(plain, value, 0)
 
 
@@ -229,9 +246,9 @@ _FORMATTERS: dict[str, Callable[[Spec, Any], str]] = {
     "F": _slow_fast,
     "O": _slow_fast,
     "I": lambda s, v: _interval(int(v)),
-    "L": lambda s, v: _LEAP.get(v, ("Invalid", "?"))[s.width == 1],
-    "M": lambda s, v: _NTP_MODE.get(v, "Invalid"),
-    "N": lambda s, v: _TIMESTAMPING.get(v, "Invalid"),
+    "L": lambda s, v: LEAP_CHAR.get(v, "?") if s.width == 1 else LEAP_TEXT.get(v, "Invalid"),
+    "M": lambda s, v: NTP_MODE_TEXT.get(v, "Invalid"),
+    "N": lambda s, v: TIMESTAMPING_TEXT.get(v, "Invalid"),
     "P": lambda s, v: _ppm(v, s.flag == "+"),
     "R": lambda s, v: f"{int(v) & 0xFFFFFFFF:08X}",
     "S": lambda s, v: _seconds(v, s.flag == "+"),
