@@ -269,10 +269,10 @@ def _wait_for(queue: Queue[str], match: Callable[[str], bool], timeout: float = 
             return line
 
 
-def test_watch_survives_a_stopped_and_a_restarted_chronyd(own_lab: Lab) -> None:
+def test_watch_survives_a_stopped_and_a_restarted_chronyd(own_lab: Lab, backend: str) -> None:
     proc = subprocess.Popen(
         [
-            *_PYCHRONY,
+            *(sys.executable, "-m", "pychrony", "--backend", backend),
             *("-h", own_lab.socket_path, "--timeout", "0.2", "--attempts", "1"),
             "--watch",
             "0.2",
@@ -315,7 +315,7 @@ def test_watch_survives_a_stopped_and_a_restarted_chronyd(own_lab: Lab) -> None:
                 stream.close()
 
 
-def test_watch_exit_on_error_stops_at_the_first_failure(own_lab: Lab) -> None:
+def test_watch_exit_on_error_stops_at_the_first_failure(own_lab: Lab, backend: str) -> None:
     with own_lab.paused():
         result = _pychrony(
             "-h",
@@ -328,6 +328,7 @@ def test_watch_exit_on_error_stops_at_the_first_failure(own_lab: Lab) -> None:
             "0.2",
             "--exit-on-error",
             "tracking",
+            backend=backend,
         )
     assert result.returncode == 1
     assert "did not answer" in result.stderr
@@ -336,13 +337,16 @@ def test_watch_exit_on_error_stops_at_the_first_failure(own_lab: Lab) -> None:
 # -- pychrony check ---------------------------------------------------------------
 
 
-def _check(lab: Lab, *args: str, transport: str = "unix") -> tuple[int, object]:
-    result = _pychrony(*_endpoint(lab, transport), "--timeout", "0.3", "check", *args)
+def _check(
+    lab: Lab, *args: str, transport: str = "unix", backend: str = "python"
+) -> tuple[int, object]:
+    endpoint = _endpoint(lab, transport)
+    result = _pychrony(*endpoint, "--timeout", "0.3", "check", *args, backend=backend)
     return result.returncode, parse_check(result.stdout)
 
 
-def test_check_ok_on_a_synchronised_lab(lab: Lab, transport: str) -> None:
-    code, check = _check(lab, transport=transport)
+def test_check_ok_on_a_synchronised_lab(lab: Lab, transport: str, backend: str) -> None:
+    code, check = _check(lab, transport=transport, backend=backend)
     assert code == 0, check
     assert check.state == "OK"  # type: ignore[attr-defined]
     perf = check.perf  # type: ignore[attr-defined]
@@ -384,15 +388,16 @@ def test_check_critical_when_the_only_source_is_unreachable() -> None:
         lab.stop()
 
 
-def test_check_of_a_stopped_chronyd_is_critical_or_unknown(own_lab: Lab) -> None:
+def test_check_of_a_stopped_chronyd_is_critical_or_unknown(own_lab: Lab, backend: str) -> None:
     with own_lab.paused():
-        code, check = _check(own_lab)
+        code, check = _check(own_lab, backend=backend)
         assert (code, check.state) == (2, "CRITICAL")  # type: ignore[attr-defined]
         assert "did not answer" in check.text  # type: ignore[attr-defined]
-        code, check = _check(own_lab, "--unreachable-unknown")
+        code, check = _check(own_lab, "--unreachable-unknown", backend=backend)
         assert (code, check.state) == (3, "UNKNOWN")  # type: ignore[attr-defined]
         start = time.monotonic()
-        result = _pychrony("-h", own_lab.socket_path, "--timeout", "5", "check", "-t", "1")
+        sock = own_lab.socket_path
+        result = _pychrony("-h", sock, "--timeout", "5", "check", "-t", "1", backend=backend)
         elapsed = time.monotonic() - start
     assert result.returncode == 2
     assert "did not answer within 1 s" in result.stdout
