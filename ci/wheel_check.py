@@ -67,7 +67,7 @@ def smoke(address: str, backend: str, expected_backend: str) -> None:
 
     command = Path(sys.executable).parent / "pychrony"
     run = subprocess.run(
-        [str(command), "-a", address, "-b", backend, "tracking", "--json"],
+        [str(command), "-h", address, "--backend", backend, "--json", "tracking"],
         capture_output=True,
         text=True,
         timeout=30,

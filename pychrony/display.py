@@ -17,6 +17,7 @@ from .models import NEVER_SAMPLED
 from .registry import REPORTS, Content, Field, Report
 
 __all__ = [
+    "NEVER_ATTRS",
     "field_of",
     "format_duration",
     "format_offset",
@@ -29,7 +30,8 @@ __all__ = [
 
 _SECONDS = (Content.OFFSET_SECONDS, Content.MEASURE_SECONDS)
 _PPM = (Content.OFFSET_PPM, Content.MEASURE_PPM)
-_NEVER_ATTRS = ("last_sample_ago",)
+#: Attributes whose NEVER_SAMPLED value means "never" (JSON: null, text: "-").
+NEVER_ATTRS = ("last_sample_ago",)
 
 
 def _fields_by_attr() -> dict[tuple[type, str], Field]:
@@ -97,7 +99,7 @@ def format_value(model: type, attr: str, value: Any) -> str:
     """A dataclass attribute for people, in its unit."""
     if value is None:
         return "-"
-    if attr in _NEVER_ATTRS and value == NEVER_SAMPLED:
+    if attr in NEVER_ATTRS and value == NEVER_SAMPLED:
         return "-"
     if isinstance(value, IntFlag):
         return ",".join(m.name or "?" for m in type(value) if m in value) or "-"
@@ -143,7 +145,7 @@ def to_json(value: Any) -> Any:
             item = [m.name for m in type(item) if m in item]
         elif isinstance(item, Enum):
             item = item.name
-        elif f.name in _NEVER_ATTRS and item == NEVER_SAMPLED:
+        elif f.name in NEVER_ATTRS and item == NEVER_SAMPLED:
             item = None
         out[f.name] = item
         field = field_of(model, f.name)

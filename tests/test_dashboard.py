@@ -521,19 +521,6 @@ def test_serve_binds_loopback_by_default(monkeypatch):
     assert (reader.address, reader.timeout, reader.attempts) == ("/run/chrony/chronyd.sock", 0.5, 2)
 
 
-def test_cli_serve_passes_options(monkeypatch):
-    import pychrony.dashboard as dashboard_module
-    from pychrony.cli import main
-
-    seen = {}
-    monkeypatch.setattr(
-        dashboard_module, "serve", lambda address, **kw: seen.update(address=address, **kw)
-    )
-    assert main(["serve", "--host", "::1", "--port", "9100", "-a", "127.0.0.1:323"]) == 0
-    assert seen["address"] == "127.0.0.1:323"
-    assert (seen["host"], seen["port"]) == ("::1", 9100)
-
-
 def test_page_answers_from_cache_while_a_read_is_stuck():
     with patched_chrony_connection(SCENARIO_NTP_SYNCED):
         app = create_app(refresh=0, poll=False)

@@ -151,10 +151,10 @@ def test_every_public_api_sends_only_monitoring_requests(recorder):
             for report in REPORTS:
                 conn.report(report.name)
                 getattr(conn, report.getter)()
-        for args in (["all"], ["all", "--json"], ["sources", "--bits"]):
+        for args in (["-n", "all"], ["--json", "all"], ["-c", "-N", "sources", "-a"]):
             out = io.StringIO()
             with contextlib.redirect_stdout(out):
-                assert cli.main([*args, "-a", address, "-b", "python"]) == 0
+                assert cli.main(["-h", address, "--backend", "python", *args]) == 0
             assert out.getvalue()
     assert recorder.datagrams()
     assert recorder.commands() == reg.REQUEST_COMMANDS  # each allowed command exercised
@@ -369,7 +369,7 @@ def test_nothing_written_outside_the_socket_directory(tmp_path, monkeypatch):
             for report in REPORTS:
                 getattr(pychrony, report.getter)(address, backend="python")
             with contextlib.redirect_stdout(io.StringIO()):
-                assert cli.main(["all", "-a", address, "-b", "python", "--json"]) == 0
+                assert cli.main(["-h", address, "--backend", "python", "--json", "all"]) == 0
         session = _cmdmon.open_session(fake.path, timeout=1, attempts=1)
         try:
             # While open: one private directory beside the socket, nothing elsewhere.

@@ -20,15 +20,12 @@ from typing import Any, TypeVar
 import pytest
 
 from pychrony import ChronyConnection, ChronyPermissionError
+from pychrony.cli.layouts import MODE_CHAR, STATE_CHAR
+from pychrony.cli.printf import LEAP_TEXT, NTP_MODE_TEXT, TIMESTAMPING_TEXT
 from pychrony.lab import Lab, LabError
 from pychrony.models import (
-    LeapStatus,
     NTPFlags,
-    NTPMode,
     SelectOptions,
-    SourceMode,
-    SourceState,
-    Timestamping,
 )
 
 pytestmark = pytest.mark.integration
@@ -36,28 +33,10 @@ pytestmark = pytest.mark.integration
 T = TypeVar("T")
 Rows = list[list[str]]
 
-LEAP = {
-    LeapStatus.NORMAL: "Normal",
-    LeapStatus.INSERT: "Insert second",
-    LeapStatus.DELETE: "Delete second",
-    LeapStatus.UNSYNC: "Not synchronised",
-}
-MODE_CHAR = {SourceMode.CLIENT: "^", SourceMode.PEER: "=", SourceMode.REFCLOCK: "#"}
-STATE_CHAR = {
-    SourceState.SELECTED: "*",
-    SourceState.NONSELECTABLE: "?",
-    SourceState.FALSETICKER: "x",
-    SourceState.JITTERY: "~",
-    SourceState.UNSELECTED: "+",
-    SourceState.SELECTABLE: "-",
-}
-NTP_MODE = {
-    NTPMode.ACTIVE_SYMMETRIC: "Symmetric active",
-    NTPMode.PASSIVE_SYMMETRIC: "Symmetric passive",
-    NTPMode.SERVER: "Server",
-}
-TIMESTAMPING = {Timestamping.DAEMON: "Daemon", Timestamping.KERNEL: "Kernel"}
-TIMESTAMPING[Timestamping.HARDWARE] = "Hardware"
+# chronyc's vocabulary, kept once, with the CLI's layouts (which chronyc checks too).
+LEAP = LEAP_TEXT
+NTP_MODE = NTP_MODE_TEXT
+TIMESTAMPING = TIMESTAMPING_TEXT
 
 
 def f9(value: float) -> str:
