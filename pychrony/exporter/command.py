@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--chrony.address",
         dest="address",
         type=chrony_address,
-        default=chrony_address(DEFAULT_ADDRESS),
+        default=DEFAULT_ADDRESS,  # argparse passes a str default through type
         help=f"Address of the Chrony server: unix:///path or host:port (default {DEFAULT_ADDRESS}"
         "; 'auto' searches the usual sockets, then loopback).",
     )
@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--chrony.timeout",
         dest="timeout",
         type=parse_duration,
-        default=parse_duration(DEFAULT_TIMEOUT),
+        default=DEFAULT_TIMEOUT,
         help="Deadline of a scrape; each report's requests share it (default 5s).",
     )
     add(
@@ -190,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--web.config.file",
         dest="web_config",
         default=None,
-        help="exporter-toolkit web configuration: TLS and basic authentication.",
+        help="exporter-toolkit web configuration file: TLS and basic authentication "
+        "(default none: plain HTTP, no authentication).",
     )
     add(
         "--log.level",
