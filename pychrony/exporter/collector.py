@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 from .._version import __version__
 from ..exceptions import ChronyError
 from . import builders
-from .families import new_family
+from .families import FAMILIES, new_family
 from .scrape import ReportSource
 
 __all__ = [
@@ -93,8 +93,10 @@ class ChronyCollector(Collector):
         self.reports = tuple(reports)
 
     def describe(self) -> list[Metric]:
-        """No fixed description: the metrics depend on what chronyd answers."""
-        return []
+        """Every family the enabled collectors may emit (empty), so a registry knows
+        the names: ``name[]`` then reads chronyd only when one of ours is asked for."""
+        groups = ("scrape", *self.collectors)
+        return [new_family(f.name) for f in FAMILIES if f.collector in groups]
 
     def collect(self) -> Iterator[Metric]:
         """Read chronyd once and yield every metric it allowed."""

@@ -253,14 +253,17 @@ def _logfmt_value(value: object) -> str:
 
 
 def setup_logging(level: str, fmt: str) -> None:
-    """One stderr handler in promslog's formats for the exporter's and uvicorn's logs."""
+    """One stderr handler in promslog's formats for the exporter's and uvicorn's logs
+    (their loggers only: an application calling :func:`main` keeps its own)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Json() if fmt == "json" else _Logfmt())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel({"warn": logging.WARNING}.get(level, getattr(logging, level.upper())))
-    if level != "debug":  # uvicorn's "Started server process" and the like
-        logging.getLogger("uvicorn").setLevel(logging.WARNING)
+    threshold = {"warn": logging.WARNING}.get(level, getattr(logging, level.upper()))
+    for name in ("pychrony.exporter", "uvicorn"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.propagate = False
+        # uvicorn's "Started server process" and the like only when debugging
+        logger.setLevel(threshold if name != "uvicorn" or level == "debug" else logging.WARNING)
 
 
 def _kv(**fields: object) -> dict[str, Any]:
