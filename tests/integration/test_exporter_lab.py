@@ -136,11 +136,15 @@ class Exporter:
 
 
 @contextmanager
-def exporter(address: str, *flags: str, scheme: str = "http") -> Iterator[Exporter]:
-    """Start the exporter on a free port; stop it (SIGTERM) afterwards."""
+def exporter(
+    address: str, *flags: str, scheme: str = "http", backend: str = "python"
+) -> Iterator[Exporter]:
+    """Start the exporter on a free port; stop it (SIGTERM) afterwards. It imports the
+    pychrony the tests import (the current directory first, as ci/test.sh's run from
+    the real-libchrony build needs)."""
     listen = [] if any(f.startswith("--web.listen-address") for f in flags) else ["127.0.0.1:0"]
     argv = [sys.executable, "-m", "pychrony.exporter", f"--chrony.address=unix://{address}"]
-    argv += ["--chrony.backend=python", *(f"--web.listen-address={a}" for a in listen), *flags]
+    argv += [f"--chrony.backend={backend}", *(f"--web.listen-address={a}" for a in listen), *flags]
     proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     lines: list[str] = []
@@ -366,9 +370,10 @@ def test_defaults_are_chrony_exporters_tracking_only(lab):
 # -- a stopped chronyd: every scrape on time, none queued -------------------------------------
 
 
-def test_concurrent_scrapes_of_a_stopped_chronyd_return_by_the_deadline(own_lab):
+def test_concurrent_scrapes_of_a_stopped_chronyd_return_by_the_deadline(own_lab, backend):
     deadline = 1.0
-    with exporter(own_lab.socket_path, "--chrony.timeout=1s", *EVERY_COLLECTOR) as running:
+    flags = ("--chrony.timeout=1s", *EVERY_COLLECTOR)
+    with exporter(own_lab.socket_path, *flags, backend=backend) as running:
         _, samples = parse(httpx.get(running.url + "/metrics", timeout=10).text)
         assert one(samples, "chrony_up") == 1
         results: list[tuple[float, str]] = []
