@@ -306,7 +306,9 @@ def bind(host: str, port: int) -> socket.socket:
         candidates = [(family, addr) for family, _, _, _, addr in infos]
     error: OSError | None = None
     for family, addr in candidates:
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # proto given: asyncio sets TCP_NODELAY only on sockets that say they are TCP
+        # (without it every keep-alive response waits ~40 ms for a delayed ACK).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6 and host == "":
