@@ -45,6 +45,7 @@ class _Bool(argparse.Action):
 
     def __init__(self, option_strings: Sequence[str], dest: str, **kw: Any) -> None:
         name = option_strings[0]
+        kw.setdefault("metavar", "true|false")
         super().__init__([name, "--no-" + name[2:]], dest, nargs="?", **kw)
 
     def __call__(
@@ -404,6 +405,7 @@ def _serve(
         backend=reader.backend,
         users=config.users,
         headers=config.headers,
+        on_shutdown=reader.close,  # before uvicorn re-raises SIGTERM: no socket left behind
     )
     log.info(
         "Starting pychrony exporter",
@@ -412,7 +414,7 @@ def _serve(
     log.info("Collectors enabled", **_kv(collectors=",".join(collectors)))
     _warn_if_exposed(hosts, config)
     server_config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="off", server_header=False
+        app, log_config=None, access_log=False, lifespan="on", server_header=False
     )
     server_config.load()
     if config.tls is not None:
@@ -422,6 +424,6 @@ def _serve(
         shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         log.info("Listening on", **_kv(address=shown, tls=config.tls is not None))
     server = uvicorn.Server(server_config)
-    with contextlib.closing(reader):
+    with contextlib.closing(reader):  # when stopped otherwise than by a signal
         server.run(sockets=sockets)
     return 0

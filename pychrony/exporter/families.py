@@ -113,7 +113,7 @@ FAMILIES: tuple[Family, ...] = (
         "clock is fast of NTP time, positive when it is slow (chronyc tracking: System "
         "time).",
         telegraf="chrony.system_time",
-        note="Telegraf before 1.27 (parsing chronyc's text) gave the opposite sign.",
+        note="Telegraf's older input, which parsed chronyc's text, gave the opposite sign.",
     ),
     _g(
         "tracking_remote_reference",

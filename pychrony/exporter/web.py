@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import gzip
 import hashlib
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.registry import CollectorRegistry
@@ -176,13 +177,24 @@ def create_app(
     backend: str = "auto",
     users: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
+    on_shutdown: Callable[[], object] | None = None,
 ) -> Starlette:
     """The exporter's app: ``telemetry_path`` and, unless that is ``/``, a landing page;
-    ``users`` (name → bcrypt hash) turns on basic authentication for every route."""
+    ``users`` (name → bcrypt hash) turns on basic authentication for every route;
+    ``on_shutdown`` runs when the server stops (closing the connection to chronyd)."""
     routes = [metrics_route(registry, telemetry_path)]
     if telemetry_path not in ("", "/"):
         routes.append(landing_route(telemetry_path, backend))
-    app = Starlette(routes=routes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if on_shutdown is not None:
+                await asyncio.to_thread(on_shutdown)
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     if users:
         app.add_middleware(BasicAuth, users=users)
     if headers:

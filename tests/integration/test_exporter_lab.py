@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 import re
 import ssl
 import subprocess
@@ -171,6 +172,8 @@ def exporter(
         proc.wait(10)
         drain.join(5)
         proc.stderr.close()
+    # Stopped by SIGTERM, the exporter closed its session: no reply socket left behind.
+    assert [n for n in os.listdir(os.path.dirname(address)) if n.startswith("pychrony.")] == []
 
 
 def parse(text: str) -> tuple[dict[str, Any], dict[str, list[tuple[dict[str, str], float]]]]:
