@@ -512,3 +512,53 @@ def test_listening_socket_says_it_is_tcp():
             assert sock.proto == socket.IPPROTO_TCP
         finally:
             sock.close()
+
+
+def test_prometheus_scrape_timeout_shortens_the_deadline():
+    from pychrony.exporter.web import scraper_timeout
+
+    assert scraper_timeout("10") == pytest.approx(9.75)
+    assert scraper_timeout("0.2") == 0.1
+    assert scraper_timeout("") is None
+    assert scraper_timeout("nan") is None
+    assert scraper_timeout("-1") is None
+    conn = _Slow(0.2, hang=("tracking",))  # no answer for 2 s
+    reader = ScrapeReader(deadline=5.0, connect=lambda: conn)  # type: ignore[arg-type]
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ChronyCollector(reader, ("tracking",), source_names=False))
+    client = TestClient(create_app(registry))
+    start = time.monotonic()
+    response = client.get("/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "0.75"})
+    assert time.monotonic() - start < 0.5 + 0.5  # not the reader's own 5 s
+    assert "chrony_up 0.0" in response.text
+
+
+def test_reconnects_once_only_after_a_session_that_worked():
+    from pychrony.exceptions import ChronyConnectionError
+
+    class Failing(_Slow):
+        def __init__(self, answers: int) -> None:
+            super().__init__(0.0)
+            self.answers = answers
+
+        def report(self, name: str) -> object:
+            super().report(name)
+            if self.answers <= 0:
+                raise ChronyConnectionError("Lost the connection to chronyd")
+            self.answers -= 1
+            return name
+
+    made: list[Failing] = []
+
+    def connect() -> Failing:
+        made.append(Failing(answers=1 if not made else 100))
+        return made[-1]
+
+    reader = ScrapeReader(deadline=1.0, connect=connect)  # type: ignore[arg-type]
+    assert reader.read(("tracking",)).values == {"tracking": "tracking"}
+    # the proven session fails at once (chronyd restarted): a new one, at once
+    assert reader.read(("tracking",)).values == {"tracking": "tracking"}
+    assert len(made) == 2
+    made.clear()
+    fresh = ScrapeReader(deadline=1.0, connect=lambda: Failing(0))  # type: ignore[arg-type]
+    assert fresh.read(("tracking",)).error is not None  # never worked: no retry

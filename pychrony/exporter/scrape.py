@@ -12,9 +12,10 @@ protocol knowledge: the connection's ``timeout * attempts`` is the deadline.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,12 +28,30 @@ from ..exceptions import (
     ChronyTimeoutError,
 )
 
-__all__ = ["DEFAULT_DEADLINE", "Reading", "ReportSource", "ScrapeReader"]
+__all__ = ["DEFAULT_DEADLINE", "Reading", "ReportSource", "ScrapeReader", "scrape_timeout"]
 
 #: Seconds a scrape may take by default (chrony_exporter's ``--chrony.timeout``).
 DEFAULT_DEADLINE = 5.0
 #: Requests sent per report before giving up; they share the deadline.
 ATTEMPTS = 3
+
+
+# The scraper's own timeout, when it tells one (Prometheus' X-Prometheus-Scrape-Timeout-
+# Seconds): set by the app around one collection, in the thread that collects.
+_SCRAPE_TIMEOUT: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "pychrony_scrape_timeout", default=None
+)
+
+
+@contextlib.contextmanager
+def scrape_timeout(seconds: float | None) -> Iterator[None]:
+    """Inside the block :meth:`ScrapeReader.read` ends by ``seconds`` at the latest
+    (when shorter than its own deadline): the scraper gives up then anyway."""
+    token = _SCRAPE_TIMEOUT.set(seconds)
+    try:
+        yield
+    finally:
+        _SCRAPE_TIMEOUT.reset(token)
 
 
 class Reading(Protocol):
@@ -123,6 +142,7 @@ class ScrapeReader:
         )
         # Checks the address and backend now, not at the first scrape.
         self._conn: ChronyConnection | None = self._connect()
+        self._proven = False  # the connection has answered once
         self.backend: str = self._conn.backend
         self._lock = threading.Lock()  # guards _flight
         self._flight: _Flight | None = None
@@ -130,7 +150,11 @@ class ScrapeReader:
     def read(self, names: Sequence[str], deadline: float | None = None) -> ScrapeReading:
         """Each report in ``names`` that answers within ``deadline`` seconds (default:
         the reader's); never raises for chronyd's failures."""
-        until = time.monotonic() + (self.deadline if deadline is None else deadline)
+        seconds = self.deadline if deadline is None else deadline
+        scraper = _SCRAPE_TIMEOUT.get()
+        if scraper is not None:
+            seconds = min(seconds, scraper)
+        until = time.monotonic() + seconds
         key = tuple(names)
         with self._lock:
             flight = self._flight
@@ -192,20 +216,22 @@ class ScrapeReader:
                 flight.changed.notify_all()
 
     def _report(self, name: str) -> Any:
-        fresh = self._conn is None
         if self._conn is None:
-            self._conn = self._connect()
+            self._conn, self._proven = self._connect(), False
         try:
-            return self._conn.report(name)
+            value = self._conn.report(name)
         except ChronyDisabledError:
             raise
         except (ChronyConnectionError, ChronyDataError) as exc:
+            proven = self._proven
             self._drop()
-            if fresh or isinstance(exc, ChronyTimeoutError):
+            if not proven or isinstance(exc, ChronyTimeoutError):
                 raise
-        # A session that used to work failed at once: chronyd probably restarted.
-        self._conn = self._connect()
-        return self._conn.report(name)
+            # A session that used to work failed at once: chronyd probably restarted.
+            self._conn, self._proven = self._connect(), False
+            value = self._conn.report(name)
+        self._proven = True
+        return value
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None

@@ -3,9 +3,11 @@
 Built from small route factories (:func:`metrics_route`, :func:`landing_route`)
 so other apps can mount the same ``/metrics``. The metrics route negotiates the
 format as prometheus_client's own server does (OpenMetrics when the scraper asks
-for it, gzip when accepted, ``name[]`` to restrict the families) and runs the
-blocking collection in a worker thread, off the event loop. :class:`BasicAuth`
-checks exporter-toolkit's bcrypt ``basic_auth_users``.
+for it, gzip when accepted, ``name[]`` to restrict the families), ends the read
+of chronyd before Prometheus' own scrape timeout when that is the shorter
+(``X-Prometheus-Scrape-Timeout-Seconds``), and runs the blocking collection in a
+worker thread, off the event loop. :class:`BasicAuth` checks exporter-toolkit's
+bcrypt ``basic_auth_users``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._version import __version__
+from .scrape import scrape_timeout
 
 __all__ = ["BasicAuth", "create_app", "landing_route", "metrics_route"]
 
@@ -36,13 +39,35 @@ _GET = ["GET"]
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
+#: Seconds kept from the scraper's timeout for sending the answer.
+SCRAPE_TIMEOUT_MARGIN = 0.25
+
+
+def scraper_timeout(header: str) -> float | None:
+    """The seconds a scraper waits (``X-Prometheus-Scrape-Timeout-Seconds``) less
+    :data:`SCRAPE_TIMEOUT_MARGIN`; None when it does not say (or says nonsense)."""
+    try:
+        seconds = float(header)
+    except ValueError:
+        return None
+    if not 0 < seconds < 1e6:  # also refuses nan and inf
+        return None
+    return max(seconds - SCRAPE_TIMEOUT_MARGIN, 0.1)
+
+
 def render_metrics(
-    registry: CollectorRegistry, accept: str, accept_encoding: str, names: Sequence[str]
+    registry: CollectorRegistry,
+    accept: str,
+    accept_encoding: str,
+    names: Sequence[str],
+    timeout: float | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """The exposition body and headers for one scrape (blocking: it reads chronyd)."""
+    """The exposition body and headers for one scrape (blocking: it reads chronyd,
+    within ``timeout`` seconds when given)."""
     encoder, content_type = choose_encoder(accept)
     target = registry.restricted_registry(names) if names else registry
-    body = encoder(target)
+    with scrape_timeout(timeout):
+        body = encoder(target)
     headers = {"Content-Type": content_type, "Vary": "Accept, Accept-Encoding", **_NO_STORE}
     if gzip_accepted(accept_encoding):
         body = gzip.compress(body, compresslevel=6)
@@ -60,6 +85,7 @@ def metrics_route(registry: CollectorRegistry, path: str = "/metrics") -> Route:
             request.headers.get("accept", ""),
             request.headers.get("accept-encoding", ""),
             request.query_params.getlist("name[]"),
+            scraper_timeout(request.headers.get("x-prometheus-scrape-timeout-seconds", "")),
         )
         return Response(body, headers=headers)
 
