@@ -201,7 +201,7 @@ def stable(
 ) -> tuple[str, dict[str, list[list[str]]], dict[str, list[list[str]]]]:
     """(exposition, chronyc before, chronyc after) where chronyc's output, less the
     columns chronyd recomputes at each request (``volatile``), did not change."""
-    for _ in range(50):
+    for _ in range(100):
         before = chronyc()
         text = scrape()
         after = chronyc()
