@@ -37,12 +37,11 @@ from pychrony.exporter.command import (
     _warn_if_exposed,
     build_parser,
     collectors_of,
-    is_loopback,
     main,
     parse_duration,
-    parse_listen,
-    setup_logging,
 )
+from pychrony.exporter.listen import bind, is_loopback, parse_listen
+from pychrony.exporter.logs import setup_logging
 from pychrony.exporter.web import create_app
 from pychrony.exporter.webconfig import ExporterConfigError, WebConfig, load_web_config
 from pychrony.testing import (
@@ -503,8 +502,6 @@ def test_listening_socket_says_it_is_tcp():
     # asyncio sets TCP_NODELAY on accepted sockets only when proto is IPPROTO_TCP; without
     # it each keep-alive response waited ~40 ms for the scraper's delayed ACK.
     import socket
-
-    from pychrony.exporter.command import bind
 
     for host in ("127.0.0.1", ""):
         sock = bind(host, 0)

@@ -4,27 +4,26 @@ The flags and defaults are SuperQ/chrony_exporter's (kingpin booleans:
 ``--collector.sources``, ``--no-collector.tracking``, ``--collector.x=false``),
 so its systemd units and Helm charts work unchanged; pychrony's extra collectors
 (selectdata, activity, smoothing, rtcdata) are off unless asked for. uvicorn
-serves it: already the dashboard's server, it does TLS from the web config, and
-its event loop lets a scrape waiting on a hung chronyd cost no thread of its own.
+serves it (already the dashboard's server; TLS from the web config): a scrape
+waiting on chronyd waits in a worker thread, never on the event loop, so the
+landing page and the other scrapes keep answering.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
-import json
 import logging
 import re
 import socket
-import sys
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from .._version import __version__
 from ..exceptions import ChronyError
 from .collector import COLLECTORS, EXPORTER_DEFAULTS
+from .listen import bind, is_loopback, parse_listen
+from .logs import kv, setup_logging
 from .webconfig import ExporterConfigError, WebConfig, load_web_config
 
 __all__ = ["DEFAULT_ADDRESS", "DEFAULT_LISTEN", "build_parser", "main"]
@@ -220,110 +219,6 @@ def collectors_of(args: argparse.Namespace) -> list[str]:
     return enabled
 
 
-# -- logging ------------------------------------------------------------------------
-
-
-class _Logfmt(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        fields = {"time": _timestamp(record), "level": _level(record), "msg": record.getMessage()}
-        fields.update(getattr(record, "kv", {}))
-        return " ".join(f"{k}={_logfmt_value(v)}" for k, v in fields.items())
-
-
-class _Json(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        fields = {"time": _timestamp(record), "level": _level(record), "msg": record.getMessage()}
-        fields.update(getattr(record, "kv", {}))
-        return json.dumps(fields, default=str)
-
-
-def _timestamp(record: logging.LogRecord) -> str:
-    millis = int(record.msecs)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{millis:03d}Z"
-
-
-def _level(record: logging.LogRecord) -> str:
-    return {"WARNING": "warn", "CRITICAL": "error"}.get(record.levelname, record.levelname.lower())
-
-
-def _logfmt_value(value: object) -> str:
-    text = str(value).lower() if isinstance(value, bool) else str(value)
-    if not text or re.search(r'[\s"=]', text):
-        return json.dumps(text)
-    return text
-
-
-def setup_logging(level: str, fmt: str) -> None:
-    """One stderr handler in promslog's formats for the exporter's and uvicorn's logs
-    (their loggers only: an application calling :func:`main` keeps its own)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Json() if fmt == "json" else _Logfmt())
-    threshold = {"warn": logging.WARNING}.get(level, getattr(logging, level.upper()))
-    for name in ("pychrony.exporter", "uvicorn"):
-        logger = logging.getLogger(name)
-        logger.handlers[:] = [handler]
-        logger.propagate = False
-        # uvicorn's "Started server process" and the like only when debugging
-        logger.setLevel(threshold if name != "uvicorn" or level == "debug" else logging.WARNING)
-
-
-def _kv(**fields: object) -> dict[str, Any]:
-    return {"extra": {"kv": fields}}
-
-
-# -- listening ----------------------------------------------------------------------
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    """(host, port) of ``host:port``, ``[v6]:port`` or ``:port`` (host "": every address)."""
-    match = re.fullmatch(r"(?:\[([^\]]*)\]|([^:\[\]]*)):(\d{1,5})", text)
-    if not match or int(match.group(3)) > 65535:
-        raise ExporterConfigError(f"Invalid --web.listen-address {text!r}: expected host:port")
-    return match.group(1) or match.group(2) or "", int(match.group(3))
-
-
-def is_loopback(host: str) -> bool:
-    """True when ``host`` can only be reached from this machine."""
-    if host in ("", "*"):
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket; host "" listens on every IPv6 and IPv4 address."""
-    candidates: list[tuple[int, tuple[Any, ...]]]
-    if host == "":
-        candidates = [(socket.AF_INET6, ("::", port)), (socket.AF_INET, ("0.0.0.0", port))]
-    else:
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise ExporterConfigError(f"Cannot resolve listen address {host!r}: {exc}") from exc
-        candidates = [(family, addr) for family, _, _, _, addr in infos]
-    error: OSError | None = None
-    for family, addr in candidates:
-        # proto given: asyncio sets TCP_NODELAY only on sockets that say they are TCP
-        # (without it every keep-alive response waits ~40 ms for a delayed ACK).
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6 and host == "":
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            sock.bind(addr)
-            sock.listen(128)
-            sock.setblocking(False)
-            return sock
-        except OSError as exc:
-            sock.close()
-            error = exc
-    raise ExporterConfigError(f"Cannot listen on {host or '*'}:{port}: {error}")
-
-
 def _warn_if_exposed(hosts: Sequence[str], config: WebConfig) -> None:
     exposed = [h or "*" for h in hosts if not is_loopback(h)]
     if not exposed:
@@ -336,7 +231,7 @@ def _warn_if_exposed(hosts: Sequence[str], config: WebConfig) -> None:
             "can read chronyd's state; set --web.config.file (tls_server_config, "
             "basic_auth_users) or listen on 127.0.0.1",
             " or ".join(missing),
-            **_kv(addresses=",".join(exposed)),
+            **kv(addresses=",".join(exposed)),
         )
 
 
@@ -409,9 +304,9 @@ def _serve(
     )
     log.info(
         "Starting pychrony exporter",
-        **_kv(version=__version__, backend=reader.backend, address=args.address or "auto"),
+        **kv(version=__version__, backend=reader.backend, address=args.address or "auto"),
     )
-    log.info("Collectors enabled", **_kv(collectors=",".join(collectors)))
+    log.info("Collectors enabled", **kv(collectors=",".join(collectors)))
     _warn_if_exposed(hosts, config)
     server_config = uvicorn.Config(
         app, log_config=None, access_log=False, lifespan="on", server_header=False
@@ -422,7 +317,7 @@ def _serve(
     for sock in sockets:
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        log.info("Listening on", **_kv(address=shown, tls=config.tls is not None))
+        log.info("Listening on", **kv(address=shown, tls=config.tls is not None))
     server = uvicorn.Server(server_config)
     with contextlib.closing(reader):  # when stopped otherwise than by a signal
         server.run(sockets=sockets)
