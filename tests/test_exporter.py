@@ -559,3 +559,15 @@ def test_reconnects_once_only_after_a_session_that_worked():
     made.clear()
     fresh = ScrapeReader(deadline=1.0, connect=lambda: Failing(0))  # type: ignore[arg-type]
     assert fresh.read(("tracking",)).error is not None  # never worked: no retry
+
+
+def test_deadline_counts_from_the_requests_arrival():
+    from pychrony.exporter.scrape import scrape_request
+
+    conn = _Slow(0.3, hang=("tracking",))  # no answer for 3 s
+    reader = ScrapeReader(deadline=1.0, connect=lambda: conn)  # type: ignore[arg-type]
+    start = time.monotonic()
+    with scrape_request(arrived=start - 0.8):  # queued for 0.8 s before collecting
+        reading = reader.read(("tracking",))
+    assert time.monotonic() - start < 0.2 + 0.3
+    assert reading.error is not None

@@ -28,7 +28,7 @@ from ..exceptions import (
     ChronyTimeoutError,
 )
 
-__all__ = ["DEFAULT_DEADLINE", "Reading", "ReportSource", "ScrapeReader", "scrape_timeout"]
+__all__ = ["DEFAULT_DEADLINE", "Reading", "ReportSource", "ScrapeReader", "scrape_request"]
 
 #: Seconds a scrape may take by default (chrony_exporter's ``--chrony.timeout``).
 DEFAULT_DEADLINE = 5.0
@@ -36,22 +36,29 @@ DEFAULT_DEADLINE = 5.0
 ATTEMPTS = 3
 
 
-# The scraper's own timeout, when it tells one (Prometheus' X-Prometheus-Scrape-Timeout-
-# Seconds): set by the app around one collection, in the thread that collects.
-_SCRAPE_TIMEOUT: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "pychrony_scrape_timeout", default=None
+@dataclass(frozen=True)
+class _Request:
+    arrived: float  # time.monotonic() when the HTTP request came in
+    timeout: float | None  # the scraper's own timeout, when it tells one
+
+
+# Set by the app around one collection, in the thread that collects.
+_REQUEST: contextvars.ContextVar[_Request | None] = contextvars.ContextVar(
+    "pychrony_scrape_request", default=None
 )
 
 
 @contextlib.contextmanager
-def scrape_timeout(seconds: float | None) -> Iterator[None]:
-    """Inside the block :meth:`ScrapeReader.read` ends by ``seconds`` at the latest
-    (when shorter than its own deadline): the scraper gives up then anyway."""
-    token = _SCRAPE_TIMEOUT.set(seconds)
+def scrape_request(arrived: float, timeout: float | None = None) -> Iterator[None]:
+    """Inside the block a :meth:`ScrapeReader.read` counts its deadline from
+    ``arrived`` (``time.monotonic()`` when the request came in, so time spent
+    queued for a worker thread counts too) and ends by ``timeout`` seconds after
+    it when that is the shorter (Prometheus' X-Prometheus-Scrape-Timeout-Seconds)."""
+    token = _REQUEST.set(_Request(arrived, timeout))
     try:
         yield
     finally:
-        _SCRAPE_TIMEOUT.reset(token)
+        _REQUEST.reset(token)
 
 
 class Reading(Protocol):
@@ -149,12 +156,14 @@ class ScrapeReader:
 
     def read(self, names: Sequence[str], deadline: float | None = None) -> ScrapeReading:
         """Each report in ``names`` that answers within ``deadline`` seconds (default:
-        the reader's); never raises for chronyd's failures."""
+        the reader's; from the request's arrival inside :func:`scrape_request`);
+        never raises for chronyd's failures."""
         seconds = self.deadline if deadline is None else deadline
-        scraper = _SCRAPE_TIMEOUT.get()
-        if scraper is not None:
-            seconds = min(seconds, scraper)
-        until = time.monotonic() + seconds
+        request = _REQUEST.get()
+        start = time.monotonic() if request is None else request.arrived
+        if request is not None and request.timeout is not None:
+            seconds = min(seconds, request.timeout)
+        until = start + seconds
         key = tuple(names)
         with self._lock:
             flight = self._flight

@@ -19,6 +19,7 @@ import contextlib
 import gzip
 import hashlib
 import html
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from prometheus_client.exposition import choose_encoder, gzip_accepted
@@ -31,7 +32,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._version import __version__
-from .scrape import scrape_timeout
+from .scrape import scrape_request
 
 __all__ = ["BasicAuth", "create_app", "landing_route", "metrics_route"]
 
@@ -60,13 +61,15 @@ def render_metrics(
     accept: str,
     accept_encoding: str,
     names: Sequence[str],
+    arrived: float | None = None,
     timeout: float | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """The exposition body and headers for one scrape (blocking: it reads chronyd,
-    within ``timeout`` seconds when given)."""
+    """The exposition body and headers for one scrape (blocking: it reads chronyd).
+    The scrape's deadline counts from ``arrived`` (``time.monotonic()``, default now)
+    and ends ``timeout`` seconds after it at the latest."""
     encoder, content_type = choose_encoder(accept)
     target = registry.restricted_registry(names) if names else registry
-    with scrape_timeout(timeout):
+    with scrape_request(time.monotonic() if arrived is None else arrived, timeout):
         body = encoder(target)
     headers = {"Content-Type": content_type, "Vary": "Accept, Accept-Encoding", **_NO_STORE}
     if gzip_accepted(accept_encoding):
@@ -79,12 +82,14 @@ def metrics_route(registry: CollectorRegistry, path: str = "/metrics") -> Route:
     """``GET path``: the registry's metrics in the format the scraper asked for."""
 
     async def metrics(request: Request) -> Response:
+        arrived = time.monotonic()  # a wait for a worker thread counts against the deadline
         body, headers = await run_in_threadpool(
             render_metrics,
             registry,
             request.headers.get("accept", ""),
             request.headers.get("accept-encoding", ""),
             request.query_params.getlist("name[]"),
+            arrived,
             scraper_timeout(request.headers.get("x-prometheus-scrape-timeout-seconds", "")),
         )
         return Response(body, headers=headers)
