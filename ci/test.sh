@@ -34,7 +34,7 @@ VENV=${PYCHRONY_VENV:-.venv}
 # shellcheck disable=SC1091
 . "$VENV/bin/activate"
 python -m pip install -q -U pip setuptools wheel 'Cython>=3.0.8'
-python -m pip install -q -e '.[test,dev,dashboard]'
+python -m pip install -q -e '.[test,dev,dashboard,exporter]'
 
 echo "== native extension, built against the C test double of libchrony (tests/double)"
 bash ci/build_native.sh
@@ -49,6 +49,7 @@ ruff check .
 ruff format --check .
 mypy --strict pychrony
 python ci/field_reference.py --check
+python ci/metrics_reference.py --check
 
 echo "== tests (both readers, real chronyd labs, browser)"
 # Tests marked real_libchrony need the other build: they run in the next step.

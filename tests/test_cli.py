@@ -201,6 +201,8 @@ def test_chronyc_host_forms(host, port, family, address):
         ["-h", "/run/chrony/chronyd.sock", "schema", "tracking"],
         ["--timeout", "2", "schema", "tracking"],
         ["schema", "nonsense"],
+        ["-h", "/run/chrony/chronyd.sock", "exporter"],
+        ["--timeout", "2", "exporter"],
         ["serve", "--port", "99999"],
         ["serve", "--bogus"],
         ["lab", "--sources", "0"],
@@ -211,6 +213,15 @@ def test_every_usage_error_exits_2(capsys, argv):
     assert code == 2, (out, err)
     assert err.startswith("pychrony: ")
     assert "Traceback" not in err
+
+
+def test_exporter_subcommand_takes_chrony_exporters_flags(capsys):
+    code, out, err = _run(capsys, "exporter", "--no-such-flag")
+    assert code == 2  # the exporter's own parser, as python -m pychrony.exporter
+    assert "usage: pychrony exporter" in err
+    code, out, _ = _run(capsys, "exporter", "--help")
+    assert code == 0
+    assert "--chrony.address" in out
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@
   read-only commands (written out here by hand from chrony's ``candm.h`` and
   ``cmdmon.c``), so a report added with a control command fails here.
 * Every public API (all reports, ``ChronyConnection``, the CLI, the dashboard with
-  its poller thread, the testing kit) is run against a fake chronyd that records
+  its poller thread, the exporter, the testing kit) is run against a fake chronyd that records
   every datagram; each one is decoded and its command must be in the allowlist.
 * The requests are byte for byte what chronyc sends for the same query.
 * The reply socket's directory is never found through a planted symlink, and a
@@ -382,3 +382,23 @@ def test_nothing_written_outside_the_socket_directory(tmp_path, monkeypatch):
         assert _tree(tmp_path) == before
     for d in (home, cwd, tmp):
         assert list(d.iterdir()) == [], d
+
+
+def test_exporter_sends_only_monitoring_requests(recorder):
+    """The exporter's app, every collector on, over the recorded fake chronyd."""
+    from prometheus_client.registry import CollectorRegistry
+    from starlette.testclient import TestClient
+
+    from pychrony.exporter import ALL_COLLECTORS, ChronyCollector, ScrapeReader
+    from pychrony.exporter.web import create_app
+
+    for address in (recorder.unix.address, recorder.udp.address):
+        reader = ScrapeReader(address, deadline=2.0, backend="python")
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(ChronyCollector(reader, (*ALL_COLLECTORS, "ntpdata")))
+        with TestClient(create_app(registry, on_shutdown=reader.close)) as client:
+            for path in ("/", "/metrics"):
+                assert client.get(path).status_code == 200
+            assert "chrony_up 1.0" in client.get("/metrics").text
+    assert recorder.commands() <= reg.REQUEST_COMMANDS
+    assert reg.COUNT_REQUEST in recorder.commands()

@@ -120,6 +120,10 @@ def _subcommand(args: argparse.Namespace) -> int:
         from .serve import main as serve
 
         return serve(args)
+    if args.command == "exporter":  # chrony_exporter's flags: python -m pychrony.exporter
+        from ..exporter import main as exporter
+
+        return exporter(args.args)
     if args.command == "lab":
         from .lab import main as lab
 

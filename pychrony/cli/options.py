@@ -5,7 +5,7 @@ chronyc's options keep chronyc's meanings (``-h HOST``, ``-p PORT``, ``-n``, ``-
 are long options. Options come before the command, as with chronyc; the long ones
 may follow a report command too (``pychrony tracking --json``). A report command
 takes chronyc's arguments (``sources -a -v``, ``ntpdata ADDRESS``); ``check``,
-``serve``, ``lab`` and ``schema`` are subcommands with options of their own.
+``serve``, ``exporter``, ``lab`` and ``schema`` are subcommands with options of their own.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: Subcommands: not chronyc's; each has its own options (``pychrony check --help``).
-SUBCOMMANDS = ("check", "serve", "lab", "schema")
+SUBCOMMANDS = ("check", "serve", "exporter", "lab", "schema")
 #: Options of the report output, which no subcommand but ``lab`` takes.
 _OUTPUT_OPTIONS = ("csv", "multi", "no_dns", "source_names", "wide", "json", "watch")
 _CONNECTION_OPTIONS = ("host", "port", "family")
@@ -182,7 +182,7 @@ def check_applies(args: argparse.Namespace, subcommand: str) -> None:
         given = [name for name in _CONNECTION_OPTIONS if getattr(args, name) is not None]
     elif args.exit_on_error:
         given.append("exit_on_error")
-    if subcommand == "schema":
+    if subcommand in ("schema", "exporter"):  # the exporter has its own --chrony.* flags
         given += [
             name for name in (*_CONNECTION_OPTIONS, *_DEFAULTS) if getattr(args, name) is not None
         ]

@@ -1,0 +1,7 @@
+"""``python -m pychrony.exporter``."""
+
+import sys
+
+from .command import main
+
+sys.exit(main())

@@ -1,0 +1,156 @@
+"""``ChronyCollector``: a prometheus_client collector reading chronyd on every scrape.
+
+Needs prometheus_client only (no web stack), so an agent registers it in its own
+registry::
+
+    from prometheus_client import CollectorRegistry
+    from pychrony.exporter import ChronyCollector, ScrapeReader
+
+    registry = CollectorRegistry()
+    registry.register(ChronyCollector(ScrapeReader("/run/chrony/chronyd.sock")))
+
+One report failing (serverstats refused over UDP, an old chronyd without
+selectdata …) drops only its collector's metrics and shows as 0 in
+``chrony_scrape_collector_success``; ``chrony_up`` is 0 only when nothing answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .._version import __version__
+from ..exceptions import ChronyError
+from . import builders
+from .families import FAMILIES, new_family
+from .scrape import ReportSource
+
+__all__ = [
+    "ALL_COLLECTORS",
+    "COLLECTORS",
+    "EXPORTER_DEFAULTS",
+    "METRIC_REPORTS",
+    "BuildInfoCollector",
+    "ChronyCollector",
+]
+
+#: Collector name → the report it reads. Names are chrony_exporter's where it has the
+#: collector (``ntpdata`` is its ``--collector.sources.with-ntpdata``).
+COLLECTORS: dict[str, str] = {
+    "tracking": "tracking",
+    "sources": "sources",
+    "ntpdata": "ntpdata",
+    "sourcestats": "sourcestats",
+    "selectdata": "selectdata",
+    "serverstats": "serverstats",
+    "activity": "activity",
+    "smoothing": "smoothing",
+    "rtcdata": "rtcdata",
+}
+#: Every collector but the opt-in ntpdata (which needs the Unix socket): the
+#: dashboard's /metrics and a bare ``ChronyCollector(reader)``.
+ALL_COLLECTORS = tuple(name for name in COLLECTORS if name != "ntpdata")
+#: chrony_exporter's defaults: tracking only.
+EXPORTER_DEFAULTS = ("tracking",)
+#: Reports read by ``ChronyCollector(reader)`` with the default collectors.
+METRIC_REPORTS = tuple(COLLECTORS[name] for name in ALL_COLLECTORS)
+
+# Collectors whose labels name sources: they read "sources" too for the names.
+_NAMED = ("tracking", "ntpdata", "sourcestats", "selectdata")
+
+
+class ChronyCollector(Collector):
+    """Reads chronyd through ``source`` on each ``collect()`` and yields the metrics
+    of the enabled ``collectors`` (names of :data:`COLLECTORS`).
+
+    ``source_names``: label sources with the name they were configured with
+    (chronyc -N) rather than their address (chrony_exporter's dns-lookups).
+    """
+
+    def __init__(
+        self,
+        source: ReportSource,
+        collectors: Iterable[str] = ALL_COLLECTORS,
+        *,
+        source_names: bool = True,
+    ) -> None:
+        self.source = source
+        self.collectors = tuple(collectors)
+        unknown = [c for c in self.collectors if c not in COLLECTORS]
+        if unknown:
+            raise ChronyError(f"unknown collectors {unknown}; known: {', '.join(COLLECTORS)}")
+        self.source_names = source_names
+        reports = [COLLECTORS[c] for c in self.collectors]
+        named = any(c in _NAMED for c in self.collectors)
+        if source_names and named and "sources" not in reports:
+            reports.insert(0, "sources")
+        if "ntpdata" in reports and "sources" in reports:  # sources first: they name peers
+            reports.remove("ntpdata")
+            reports.insert(reports.index("sources") + 1, "ntpdata")
+        self.reports = tuple(reports)
+
+    def describe(self) -> list[Metric]:
+        """Every family the enabled collectors may emit (empty), so a registry knows
+        the names: ``name[]`` then reads chronyd only when one of ours is asked for."""
+        groups = ("scrape", *self.collectors)
+        return [new_family(f.name) for f in FAMILIES if f.collector in groups]
+
+    def collect(self) -> Iterator[Metric]:
+        """Read chronyd once and yield every metric it allowed."""
+        reading = self.source.read(self.reports)
+        values = reading.values
+        names = builders.source_names(values.get("sources") or (), self.source_names)
+        build: dict[str, Callable[[Any], Iterator[Metric]]] = {
+            "tracking": lambda v: builders.tracking(v, names),
+            "sources": lambda v: builders.sources(v, names),
+            "ntpdata": lambda v: builders.ntpdata(v, names),
+            "sourcestats": lambda v: builders.sourcestats(v, names),
+            "selectdata": lambda v: builders.selectdata(v, names),
+            "serverstats": builders.serverstats,
+            "activity": builders.activity,
+            "smoothing": builders.smoothing,
+            "rtcdata": builders.rtcdata,
+        }
+        up = new_family("chrony_up")
+        up.add_metric([], float(bool(values)))
+        yield up
+        success = new_family("chrony_scrape_collector_success")
+        for collector in self.collectors:
+            report = COLLECTORS[collector]
+            answered = report in values
+            success.add_metric([collector], float(answered))
+            if answered:
+                yield from build[collector](values[report])
+        yield success
+
+
+class BuildInfoCollector(Collector):
+    """``pychrony_exporter_build_info``: the version and backend serving the metrics
+    (chrony_exporter's ``chrony_exporter_build_info``)."""
+
+    def __init__(self, backend: str) -> None:
+        import platform
+
+        self.labels = {
+            "version": __version__,
+            "backend": backend,
+            "python_implementation": platform.python_implementation(),
+            "python_version": platform.python_version(),
+        }
+
+    def describe(self) -> list[Metric]:
+        """The one family, always present."""
+        return list(self.collect())
+
+    def collect(self) -> Iterator[Metric]:
+        """The build-info gauge, value 1."""
+        info = GaugeMetricFamily(
+            "pychrony_exporter_build_info",
+            "Version of pychrony serving these metrics, its backend and Python, value 1.",
+            labels=list(self.labels),
+        )
+        info.add_metric(list(self.labels.values()), 1.0)
+        yield info

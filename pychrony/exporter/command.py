@@ -1,0 +1,324 @@
+"""``python -m pychrony.exporter``: chrony_exporter's command line, served by uvicorn.
+
+The flags and defaults are SuperQ/chrony_exporter's (kingpin booleans:
+``--collector.sources``, ``--no-collector.tracking``, ``--collector.x=false``),
+so its systemd units and Helm charts work unchanged; pychrony's extra collectors
+(selectdata, activity, smoothing, rtcdata) are off unless asked for. uvicorn
+serves it (already the dashboard's server; TLS from the web config): a scrape
+waiting on chronyd waits in a worker thread, never on the event loop, so the
+landing page and the other scrapes keep answering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import re
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+from .._version import __version__
+from ..exceptions import ChronyError
+from .collector import COLLECTORS, EXPORTER_DEFAULTS
+from .listen import bind, is_loopback, parse_listen
+from .logs import kv, setup_logging
+from .webconfig import ExporterConfigError, WebConfig, load_web_config
+
+__all__ = ["DEFAULT_ADDRESS", "DEFAULT_LISTEN", "build_parser", "main"]
+
+#: chrony_exporter's defaults.
+DEFAULT_ADDRESS = "[::1]:323"
+DEFAULT_LISTEN = ":9123"
+DEFAULT_TIMEOUT = "5s"
+
+log = logging.getLogger("pychrony.exporter")
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+class _Bool(argparse.Action):
+    """A kingpin boolean: ``--name``, ``--no-name`` and ``--name=true|false``."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kw: Any) -> None:
+        name = option_strings[0]
+        kw.setdefault("metavar", "true|false")
+        super().__init__([name, "--no-" + name[2:]], dest, nargs="?", **kw)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        negated = bool(option_string and option_string.startswith("--no-"))
+        if values is None:
+            value = not negated
+        elif str(values).lower() in _TRUE | _FALSE:
+            value = (str(values).lower() in _TRUE) != negated
+        else:
+            parser.error(f"{option_string}: expected true or false, not {values!r}")
+        setattr(namespace, self.dest, value)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go duration (``5s``, ``500ms``, ``1m30s``); a bare number is seconds."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 5s, 500ms, 1m30s)")
+    seconds = sum(float(n) * units[u] for n, u in parts)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"the duration must be positive, not {text!r}")
+    return seconds
+
+
+def chrony_address(text: str) -> str | None:
+    """pychrony's address for chrony_exporter's ``unix:///path`` or ``host:port``."""
+    from .._address import parse_address
+
+    if text in ("", "auto"):
+        return None  # pychrony's search: the usual sockets, then 127.0.0.1 and ::1
+    address = text[len("unix://") :] if text.startswith("unix://") else text
+    try:
+        parse_address(address)
+    except ChronyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return address
+
+
+_EXTRA = ("selectdata", "activity", "smoothing", "rtcdata")
+_HELP = {
+    "tracking": "Collect tracking metrics",
+    "sources": "Collect sources metrics",
+    "sourcestats": "Collect sourcestats metrics",
+    "serverstats": "Collect serverstats metrics",
+    "selectdata": "Collect selectdata metrics (pychrony)",
+    "activity": "Collect activity metrics (pychrony)",
+    "smoothing": "Collect smoothing metrics (pychrony)",
+    "rtcdata": "Collect RTC metrics (pychrony)",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The exporter's flags, named and defaulted as chrony_exporter's."""
+    p = argparse.ArgumentParser(
+        prog="pychrony exporter",
+        description="Prometheus exporter for chrony (chrony_exporter's flags and metrics).",
+    )
+    add = p.add_argument
+    add(
+        "--chrony.address",
+        dest="address",
+        type=chrony_address,
+        default=DEFAULT_ADDRESS,  # argparse passes a str default through type
+        help=f"Address of the Chrony server: unix:///path or host:port (default {DEFAULT_ADDRESS}"
+        "; 'auto' searches the usual sockets, then loopback).",
+    )
+    add(
+        "--chrony.timeout",
+        dest="timeout",
+        type=parse_duration,
+        default=DEFAULT_TIMEOUT,
+        help="Deadline of a scrape; each report's requests share it (default 5s).",
+    )
+    add(
+        "--chrony.backend",
+        dest="backend",
+        choices=("auto", "native", "python"),
+        default="auto",
+        help="pychrony backend (default auto).",
+    )
+    for name in ("tracking", "sources", "sourcestats", "serverstats", *_EXTRA):
+        default = name in EXPORTER_DEFAULTS
+        add(
+            f"--collector.{name}",
+            dest=f"collector_{name}",
+            action=_Bool,
+            default=default,
+            help=f"{_HELP[name]} (default {str(default).lower()}).",
+        )
+    add(
+        "--collector.sources.with-ntpdata",
+        dest="collector_ntpdata",
+        action=_Bool,
+        default=False,
+        help="Extend sources with ntpdata metrics (requires the Unix socket).",
+    )
+    add(
+        "--collector.dns-lookups",
+        dest="dns_lookups",
+        action=_Bool,
+        default=True,
+        help="Label sources with their configured names (chronyc -N) rather than "
+        "addresses; pychrony never does reverse DNS in a scrape (default true).",
+    )
+    add(
+        "--collector.chmod-socket",
+        dest="chmod_socket",
+        action=_Bool,
+        default=False,
+        help="Accepted for compatibility: pychrony's reply socket is always writable by "
+        "chronyd (mode 0666 in a private 0711 directory).",
+    )
+    add(
+        "--collector.clients",
+        dest="collector_clients",
+        action=_Bool,
+        default=False,
+        help="Not available yet: pychrony has no clients report.",
+    )
+    add(
+        "--web.listen-address",
+        dest="listen",
+        action="append",
+        default=None,
+        help=f"Address to listen on, repeatable (default {DEFAULT_LISTEN}).",
+    )
+    add(
+        "--web.telemetry-path",
+        dest="telemetry_path",
+        default="/metrics",
+        help="Path under which to expose metrics (default /metrics).",
+    )
+    add(
+        "--web.config.file",
+        dest="web_config",
+        default=None,
+        help="exporter-toolkit web configuration file: TLS and basic authentication "
+        "(default none: plain HTTP, no authentication).",
+    )
+    add(
+        "--log.level",
+        dest="log_level",
+        choices=("debug", "info", "warn", "error"),
+        default="info",
+        help="Only log messages with the given severity or above (default info).",
+    )
+    add(
+        "--log.format",
+        dest="log_format",
+        choices=("logfmt", "json"),
+        default="logfmt",
+        help="Output format of log messages (default logfmt).",
+    )
+    add("--version", action="version", version=f"pychrony exporter {__version__}")
+    return p
+
+
+def collectors_of(args: argparse.Namespace) -> list[str]:
+    """The enabled collectors, in :data:`COLLECTORS`' order."""
+    enabled = [name for name in COLLECTORS if getattr(args, f"collector_{name}", False)]
+    if args.collector_ntpdata and not args.collector_sources:
+        enabled.remove("ntpdata")  # as chrony_exporter: it extends the sources collector
+    return enabled
+
+
+def _warn_if_exposed(hosts: Sequence[str], config: WebConfig) -> None:
+    exposed = [h or "*" for h in hosts if not is_loopback(h)]
+    if not exposed:
+        return
+    checks = (("TLS", config.tls is not None), ("authentication", bool(config.users)))
+    missing = [what for what, have in checks if not have]
+    if missing:
+        log.warning(
+            "Listening on a non-loopback address without %s: anybody who can reach it "
+            "can read chronyd's state; set --web.config.file (tls_server_config, "
+            "basic_auth_users) or listen on 127.0.0.1",
+            " or ".join(missing),
+            **kv(addresses=",".join(exposed)),
+        )
+
+
+# -- main ---------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the exporter until SIGINT/SIGTERM; 0 on a clean stop, 2 on bad flags or
+    configuration, 1 when it cannot listen."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a bad flag (argparse printed why)
+        return int(exc.code or 0)
+    setup_logging(args.log_level, args.log_format)
+    if args.collector_clients:
+        log.error(
+            "--collector.clients is not available: pychrony has no clients report yet "
+            "(chronyd's client access log); drop the flag"
+        )
+        return 2
+    try:
+        config = load_web_config(args.web_config)
+        listen = [parse_listen(a) for a in args.listen or [DEFAULT_LISTEN]]
+    except ExporterConfigError as exc:
+        log.error(str(exc))
+        return 2
+    try:
+        sockets = [bind(host, port) for host, port in listen]
+    except ExporterConfigError as exc:
+        log.error(str(exc))
+        return 1
+    try:
+        return _serve(args, config, sockets, [host for host, _ in listen])
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _serve(
+    args: argparse.Namespace, config: WebConfig, sockets: list[socket.socket], hosts: list[str]
+) -> int:
+    import uvicorn
+    from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
+    from prometheus_client.registry import CollectorRegistry
+
+    from .collector import BuildInfoCollector, ChronyCollector
+    from .scrape import ScrapeReader
+    from .web import create_app
+
+    try:
+        reader = ScrapeReader(args.address, deadline=args.timeout, backend=args.backend)
+    except ChronyError as exc:
+        log.error(str(exc))
+        return 2
+    collectors = collectors_of(args)
+    registry = CollectorRegistry(auto_describe=False)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    registry.register(BuildInfoCollector(reader.backend))
+    registry.register(ChronyCollector(reader, collectors, source_names=args.dns_lookups))
+    app = create_app(
+        registry,
+        telemetry_path=args.telemetry_path,
+        backend=reader.backend,
+        users=config.users,
+        headers=config.headers,
+        on_shutdown=reader.close,  # before uvicorn re-raises SIGTERM: no socket left behind
+    )
+    log.info(
+        "Starting pychrony exporter",
+        **kv(version=__version__, backend=reader.backend, address=args.address or "auto"),
+    )
+    log.info("Collectors enabled", **kv(collectors=",".join(collectors)))
+    _warn_if_exposed(hosts, config)
+    server_config = uvicorn.Config(
+        app, log_config=None, access_log=False, lifespan="on", server_header=False
+    )
+    server_config.load()
+    if config.tls is not None:
+        server_config.ssl = config.tls.context()
+    for sock in sockets:
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        log.info("Listening on", **kv(address=shown, tls=config.tls is not None))
+    server = uvicorn.Server(server_config)
+    with contextlib.closing(reader):  # when stopped otherwise than by a signal
+        server.run(sockets=sockets)
+    return 0
