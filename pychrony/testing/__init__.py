@@ -31,19 +31,28 @@ from .factories import (
 from .mock import MockSession
 from .patch import patched_chrony_connection
 from .records import RawRecord, encode_record
+from .faults import Fault, FaultKind
+from .report_config import AuthConfig, NTPConfig, SelectConfig
 from .scenarios import (
+    SCENARIO_CHRONYD_HUNG,
+    SCENARIO_CHRONYD_SLOW,
     SCENARIO_GPS_REFCLOCK,
     SCENARIO_LEAP_DELETE,
     SCENARIO_LEAP_INSERT,
     SCENARIO_MULTI_SOURCE,
+    SCENARIO_NAMED_SOURCES,
     SCENARIO_NO_SOURCES,
     SCENARIO_NTP_SYNCED,
     SCENARIO_PPS_REFCLOCK,
     SCENARIO_RTC_AVAILABLE,
     SCENARIO_RTC_UNAVAILABLE,
+    SCENARIO_SYNC_LOST,
     SCENARIO_UNSYNC,
 )
 from .state import ScriptedState, expected_reports, replace_field, scripted_state
+from .timeline import FakeClock, Phase, Step, Timeline, TimelineCursor, drifting
+
+from ..protocol.driver import FakeChronyd  # noqa: E402  (it serves the configs above)
 
 #: Every preset, by name.
 SCENARIOS: dict[str, ChronyStateConfig] = {
@@ -57,10 +66,30 @@ SCENARIOS: dict[str, ChronyStateConfig] = {
     "rtc_unavailable": SCENARIO_RTC_UNAVAILABLE,
     "multi_source": SCENARIO_MULTI_SOURCE,
     "no_sources": SCENARIO_NO_SOURCES,
+    "sync_lost": SCENARIO_SYNC_LOST,
+    "named_sources": SCENARIO_NAMED_SOURCES,
+    "chronyd_hung": SCENARIO_CHRONYD_HUNG,
+    "chronyd_slow": SCENARIO_CHRONYD_SLOW,
 }
 
 __all__ = [
     "ERROR_OPERATIONS",
+    "AuthConfig",
+    "FakeChronyd",
+    "FakeClock",
+    "Fault",
+    "FaultKind",
+    "NTPConfig",
+    "Phase",
+    "SCENARIO_CHRONYD_HUNG",
+    "SCENARIO_CHRONYD_SLOW",
+    "SCENARIO_NAMED_SOURCES",
+    "SCENARIO_SYNC_LOST",
+    "SelectConfig",
+    "Step",
+    "Timeline",
+    "TimelineCursor",
+    "drifting",
     "RTCDATA_DEFAULTS",
     "SCENARIOS",
     "SCENARIO_GPS_REFCLOCK",

@@ -34,6 +34,7 @@ from ..models import (
 from ..registry import REPORTS_BY_NAME
 from .config import ChronyStateConfig, SourceConfig
 from .records import RawRecord, RawValue, encode_record
+from .report_config import overrides
 
 __all__ = ["ScriptedState", "expected_reports", "replace_field", "scripted_state"]
 
@@ -70,6 +71,7 @@ def _source(sc: SourceConfig) -> Source:
         orig_latest_meas=sc.orig_latest_meas,
         latest_meas=sc.latest_meas,
         latest_meas_err=sc.latest_meas_err,
+        name=sc.name,
     )
 
 
@@ -90,7 +92,7 @@ def _stats(sc: SourceConfig) -> SourceStats:
 
 def _select(sc: SourceConfig, config: ChronyStateConfig) -> SelectData:
     options = SelectOptions.NOSELECT if sc.state is SourceState.NONSELECTABLE else SelectOptions(0)
-    return SelectData(
+    derived = SelectData(
         reference_id=sc.compute_reference_id(),
         address=sc.address,
         state=_SELECT_STATE[sc.state],
@@ -103,12 +105,13 @@ def _select(sc: SourceConfig, config: ChronyStateConfig) -> SelectData:
         low_limit=sc.latest_meas - sc.latest_meas_err,
         high_limit=sc.latest_meas + sc.latest_meas_err,
     )
+    return dataclasses.replace(derived, **overrides(sc.select))
 
 
 def _ntp(sc: SourceConfig, config: ChronyStateConfig) -> NTPData:
     local = "::1" if ipaddress.ip_address(sc.address).version == 6 else "127.0.0.1"
     polls = 100 if sc.reachability else 0
-    return NTPData(
+    derived = NTPData(
         remote_address=sc.address,
         local_address=local,
         remote_port=123,
@@ -140,10 +143,11 @@ def _ntp(sc: SourceConfig, config: ChronyStateConfig) -> NTPData:
         hw_tx_timestamps=0,
         hw_rx_timestamps=0,
     )
+    return dataclasses.replace(derived, **overrides(sc.ntp))
 
 
 def _auth(sc: SourceConfig) -> AuthData:
-    return AuthData(
+    derived = AuthData(
         address=sc.address,
         mode=AuthMode.NONE,
         key_type=KeyType.NONE,
@@ -155,6 +159,7 @@ def _auth(sc: SourceConfig) -> AuthData:
         cookie_length=0,
         nak=False,
     )
+    return dataclasses.replace(derived, **overrides(sc.auth))
 
 
 def expected_reports(config: ChronyStateConfig) -> dict[str, Any]:
