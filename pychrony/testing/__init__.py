@@ -68,12 +68,16 @@ SCENARIOS: dict[str, ChronyStateConfig] = {
     "no_sources": SCENARIO_NO_SOURCES,
     "sync_lost": SCENARIO_SYNC_LOST,
     "named_sources": SCENARIO_NAMED_SOURCES,
+}
+#: Presets of a chronyd misbehaving (their values are SCENARIO_NTP_SYNCED's).
+FAULT_SCENARIOS: dict[str, ChronyStateConfig] = {
     "chronyd_hung": SCENARIO_CHRONYD_HUNG,
     "chronyd_slow": SCENARIO_CHRONYD_SLOW,
 }
 
 __all__ = [
     "ERROR_OPERATIONS",
+    "FAULT_SCENARIOS",
     "AuthConfig",
     "FakeChronyd",
     "FakeClock",

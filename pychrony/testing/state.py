@@ -58,7 +58,7 @@ class ScriptedState:
     disabled: frozenset[str] = frozenset()
 
 
-def _source(sc: SourceConfig) -> Source:
+def _source(sc: SourceConfig, names: bool) -> Source:
     return Source(
         address=sc.address,
         poll=sc.poll,
@@ -71,7 +71,7 @@ def _source(sc: SourceConfig) -> Source:
         orig_latest_meas=sc.orig_latest_meas,
         latest_meas=sc.latest_meas,
         latest_meas_err=sc.latest_meas_err,
-        name=sc.name,
+        name=sc.name if names and sc.mode is not SourceMode.REFCLOCK else None,
     )
 
 
@@ -162,11 +162,12 @@ def _auth(sc: SourceConfig) -> AuthData:
     return dataclasses.replace(derived, **overrides(sc.auth))
 
 
-def expected_reports(config: ChronyStateConfig) -> dict[str, Any]:
+def expected_reports(config: ChronyStateConfig, *, names: bool = True) -> dict[str, Any]:
     """What each report must return for ``config`` (the readers' expected output).
 
     Multi-record reports give lists; ntpdata and authdata list NTP sources only;
-    rtcdata is None without an available RTC.
+    rtcdata is None without an available RTC. ``names=False``: sources' names are
+    None, as a reader that cannot ask them (libchrony) gives them.
     """
     ntp_sources = [s for s in config.sources if s.mode is not SourceMode.REFCLOCK]
     rtc = config.rtc
@@ -189,7 +190,7 @@ def expected_reports(config: ChronyStateConfig) -> dict[str, Any]:
             root_dispersion=config.root_dispersion,
             update_interval=config.update_interval,
         ),
-        "sources": [_source(s) for s in config.sources],
+        "sources": [_source(s, names) for s in config.sources],
         "sourcestats": [_stats(s) for s in config.sources],
         "selectdata": [_select(s, config) for s in config.sources],
         "ntpdata": [_ntp(s, config) for s in ntp_sources],
