@@ -18,55 +18,18 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import pytest
+from chronyc_csv import LEAP, MODE_CHAR, NTP_MODE, STATE_CHAR, TIMESTAMPING, f3, f9, options
 
 from pychrony import ChronyConnection, ChronyPermissionError
 from pychrony.lab import Lab, LabError
 from pychrony.models import (
-    LeapStatus,
     NTPFlags,
-    NTPMode,
-    SelectOptions,
-    SourceMode,
-    SourceState,
-    Timestamping,
 )
 
 pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
 Rows = list[list[str]]
-
-LEAP = {
-    LeapStatus.NORMAL: "Normal",
-    LeapStatus.INSERT: "Insert second",
-    LeapStatus.DELETE: "Delete second",
-    LeapStatus.UNSYNC: "Not synchronised",
-}
-MODE_CHAR = {SourceMode.CLIENT: "^", SourceMode.PEER: "=", SourceMode.REFCLOCK: "#"}
-STATE_CHAR = {
-    SourceState.SELECTED: "*",
-    SourceState.NONSELECTABLE: "?",
-    SourceState.FALSETICKER: "x",
-    SourceState.JITTERY: "~",
-    SourceState.UNSELECTED: "+",
-    SourceState.SELECTABLE: "-",
-}
-NTP_MODE = {
-    NTPMode.ACTIVE_SYMMETRIC: "Symmetric active",
-    NTPMode.PASSIVE_SYMMETRIC: "Symmetric passive",
-    NTPMode.SERVER: "Server",
-}
-TIMESTAMPING = {Timestamping.DAEMON: "Daemon", Timestamping.KERNEL: "Kernel"}
-TIMESTAMPING[Timestamping.HARDWARE] = "Hardware"
-
-
-def f9(value: float) -> str:
-    return f"{value:.9f}"
-
-
-def f3(value: float) -> str:
-    return f"{value:.3f}"
-
 
 def snapshot(
     read: Callable[[], T], chronyc: Callable[[], Rows], key: Callable[[T], Any]
@@ -184,12 +147,6 @@ def test_selectdata(lab, chronyc):
         assert between(early.last_sample_ago, int(row[13]), late.last_sample_ago)
         assert row[14:17] == [f"{late.score:.1f}", f9(late.low_limit), f9(late.high_limit)]
         assert row[17] == LEAP[late.leap_status]
-
-
-def options(value: SelectOptions) -> list[str]:
-    letters = [(SelectOptions.NOSELECT, "N"), (SelectOptions.PREFER, "P")]
-    letters += [(SelectOptions.TRUST, "T"), (SelectOptions.REQUIRE, "R")]
-    return [letter if value & flag else "-" for flag, letter in letters] + ["-"]
 
 
 def test_ntpdata(lab):
