@@ -146,7 +146,11 @@ def check_sources(sources: Any, rows: list[list[str]]) -> None:
             s.reachability,
             s.last_sample_ago,
         ]
-        assert row[7:] == [f9(q(s.latest_meas)), f9(q(s.orig_latest_meas)), f9(q(s.latest_meas_err))]
+        assert row[7:] == [
+            f9(q(s.latest_meas)),
+            f9(q(s.orig_latest_meas)),
+            f9(q(s.latest_meas_err)),
+        ]
 
 
 def check_sourcestats(stats: Any, rows: list[list[str]]) -> None:
@@ -385,13 +389,18 @@ def test_layouts_follow_the_chronyd_version(backend, version, serverstats, ntpda
     assert (stats.held_ntp_timestamps is not None) == (serverstats >= 24)
     assert (stats.daemon_tx_timestamps is not None) == (serverstats >= 25)
     assert all((n.kernel_rx_timestamps is not None) == (ntpdata == 26) for n in ntp)
-    assert ntp[0].kernel_rx_timestamps in (None, expected_reports(config)["ntpdata"][0].kernel_rx_timestamps)
+    assert ntp[0].kernel_rx_timestamps in (
+        None,
+        expected_reports(config)["ntpdata"][0].kernel_rx_timestamps,
+    )
 
 
 # -- a scenario that changes: an agent loop over a fake chronyd -----------------------
 
 
-def _agent(address: str, backend: str, polls: int, timeout: float, attempts: int) -> list[tuple[str, float]]:
+def _agent(
+    address: str, backend: str, polls: int, timeout: float, attempts: int
+) -> list[tuple[str, float]]:
     """Poll tracking as a monitoring agent does; what it saw and how long each took."""
     seen: list[tuple[str, float]] = []
     conn = ChronyConnection(address, backend=backend, timeout=timeout, attempts=attempts)
@@ -407,7 +416,9 @@ def _agent(address: str, backend: str, polls: int, timeout: float, attempts: int
             except ChronyConnectionError:
                 state = "down"
                 conn.close()
-                conn = ChronyConnection(address, backend=backend, timeout=timeout, attempts=attempts)
+                conn = ChronyConnection(
+                    address, backend=backend, timeout=timeout, attempts=attempts
+                )
             seen.append((state, time.monotonic() - start))
             time.sleep(0.01)
     finally:
@@ -451,7 +462,9 @@ def test_an_agent_sees_synced_unsynced_hung_restarted_synced(backend):
     assert phases[:3] == ["synced", "unsynced", "hung"], seen
     assert phases[-1] == "synced", seen
     hung = [took for state, took in seen if state == "hung"]
-    assert hung and all(timeout * attempts * 0.9 <= took <= timeout * attempts + 0.5 for took in hung)
+    assert hung and all(
+        timeout * attempts * 0.9 <= took <= timeout * attempts + 0.5 for took in hung
+    )
 
 
 def test_the_mock_follows_the_same_timeline_on_a_fake_clock():

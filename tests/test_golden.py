@@ -41,7 +41,10 @@ def _records() -> list[dict[str, Any]]:
         if reply is None:
             continue
         key = _wire.REPLY_KEY.unpack_from(reply)
-        if key[5] == codec.Status.SUCCESS and key[4] not in (codec.RPY_NULL, codec.RPY_MANUAL_LIST2):
+        if key[5] == codec.Status.SUCCESS and key[4] not in (
+            codec.RPY_NULL,
+            codec.RPY_MANUAL_LIST2,
+        ):
             records.append(item)
     return records
 

@@ -55,7 +55,11 @@ class Capture:
         self.sequence += 1
         request = bytearray(
             _wire.encode_request(
-                command, self.sequence, 0, data, self.lengths.get(command, 28) if length is None else length
+                command,
+                self.sequence,
+                0,
+                data,
+                self.lengths.get(command, 28) if length is None else length,
             )
         )
         if length is not None:
