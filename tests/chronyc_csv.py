@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pychrony.models import (
     LeapStatus,
     NTPMode,
@@ -48,3 +50,21 @@ def options(value: SelectOptions) -> list[str]:
     letters = [(SelectOptions.NOSELECT, "N"), (SelectOptions.PREFER, "P")]
     letters += [(SelectOptions.TRUST, "T"), (SelectOptions.REQUIRE, "R")]
     return [letter if value & flag else "-" for flag, letter in letters] + ["-"]
+
+
+#: authdata's mode column.
+AUTH_MODE = {0: "-", 1: "SK", 2: "NTS"}
+
+
+def authdata_numbers(a: Any) -> list[int]:
+    """authdata's numeric columns (2-9) for an AuthData record."""
+    return [
+        a.key_id,
+        a.key_type.value,
+        a.key_length,
+        a.last_ke_ago,
+        a.ke_attempts,
+        int(a.nak),
+        a.cookies,
+        a.cookie_length,
+    ]

@@ -21,7 +21,18 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from chronyc_csv import LEAP, MODE_CHAR, NTP_MODE, STATE_CHAR, TIMESTAMPING, f3, f9, options
+from chronyc_csv import (
+    AUTH_MODE,
+    LEAP,
+    MODE_CHAR,
+    NTP_MODE,
+    STATE_CHAR,
+    TIMESTAMPING,
+    authdata_numbers,
+    f3,
+    f9,
+    options,
+)
 
 from pychrony import ChronyConnection
 from pychrony._wire import decode_float, encode_float
@@ -226,20 +237,10 @@ def check_activity(a: Any, rows: list[list[str]]) -> None:
 
 
 def check_authdata(auth: Any, rows: list[list[str]]) -> None:
-    mode = {0: "-", 1: "SK", 2: "NTS"}
     assert [a.address for a in auth] == [row[0] for row in rows]
     for a, row in zip(auth, rows, strict=True):
-        assert row[1] == mode[a.mode.value]
-        assert [int(x) for x in row[2:10]] == [
-            a.key_id,
-            a.key_type.value,
-            a.key_length,
-            a.last_ke_ago,
-            a.ke_attempts,
-            int(a.nak),
-            a.cookies,
-            a.cookie_length,
-        ]
+        assert row[1] == AUTH_MODE[a.mode.value]
+        assert [int(x) for x in row[2:10]] == authdata_numbers(a)
 
 
 def check_rtcdata(rtc: Any, rows: list[list[str]]) -> None:
@@ -409,8 +410,6 @@ def _agent(
             start = time.monotonic()
             try:
                 state = "synced" if conn.get_tracking().is_synchronized() else "unsynced"
-                if state == "unsynced" or conn.get_tracking().leap_status.value == 3:
-                    state = "unsynced"
             except ChronyTimeoutError:
                 state = "hung"
             except ChronyConnectionError:
@@ -438,8 +437,8 @@ def test_an_agent_sees_synced_unsynced_hung_restarted_synced(backend):
     clock = FakeClock(1000.0)
     timeline = Timeline(
         SCENARIO_NTP_SYNCED,
-        Step(SCENARIO_SYNC_LOST, after_requests=6),
-        Step(SCENARIO_CHRONYD_HUNG, after_requests=12),
+        Step(SCENARIO_SYNC_LOST, after_requests=4),
+        Step(SCENARIO_CHRONYD_HUNG, after_requests=8),
         Step(
             dataclasses.replace(SCENARIO_NTP_SYNCED, faults=(Fault.restart(),)),
             after_seconds=60.0,
@@ -462,9 +461,8 @@ def test_an_agent_sees_synced_unsynced_hung_restarted_synced(backend):
     assert phases[:3] == ["synced", "unsynced", "hung"], seen
     assert phases[-1] == "synced", seen
     hung = [took for state, took in seen if state == "hung"]
-    assert hung and all(
-        timeout * attempts * 0.9 <= took <= timeout * attempts + 0.5 for took in hung
-    )
+    assert hung
+    assert all(timeout * attempts * 0.9 <= took <= timeout * attempts + 0.5 for took in hung)
 
 
 def test_the_mock_follows_the_same_timeline_on_a_fake_clock():
@@ -513,5 +511,5 @@ def test_one_timeline_drives_the_fake_and_the_mock_alike(backend):
     assert len(set(over_wire)) == 2
 
 
-def test_unused_report_registry_is_complete():
+def test_every_report_has_its_chronyc_command():
     assert set(COMMANDS) == set(REPORTS_BY_NAME)

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 from .. import _wire
 from .. import registry as reg
-from ..registry import RecordArg, Report, Response
 from ..exceptions import ChronyDataError
+from ..registry import RecordArg, Report, Response
 
 __all__ = [
     "CHRONY_VERSIONS",
@@ -147,7 +147,7 @@ class Request(NamedTuple):
     data: bytes
 
     @property
-    def index(self) -> int:
+    def record_index(self) -> int:
         """The record index an index-addressed request carries."""
         return int.from_bytes(self.data[:4], "big")
 
@@ -237,7 +237,9 @@ def _reserved_fill(report: Report) -> dict[Response, tuple[int | None, ...]]:
     """chronyd sets the reserved words of ``report``'s replies to all ones."""
     return {
         response: tuple(
-            (1 << (8 * f.wire.size)) - 1 if f.attr is None and f.name.startswith("reserved") else None
+            (1 << (8 * f.wire.size)) - 1
+            if f.attr is None and f.name.startswith("reserved")
+            else None
             for f in response.fields
         )
         for response in report.responses

@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -165,7 +164,9 @@ class FakeChronyd:
         self.stop()
 
     def __repr__(self) -> str:
-        where = [p for p in [self.socket_path, *(f"{h}:{p}" for h, p in self.udp_addresses[:1])] if p]
+        where = [
+            p for p in [self.socket_path, *(f"{h}:{p}" for h, p in self.udp_addresses[:1])] if p
+        ]
         return f"<FakeChronyd chronyd {self.chrony_version} at {', '.join(where) or 'nowhere'}>"
 
     # -- sockets --------------------------------------------------------------------

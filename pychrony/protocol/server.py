@@ -151,7 +151,7 @@ class ServerCore:
                 return codec.encode_status(request, Status.NO_RTC)
             record = records[0]
         elif report.record_arg is RecordArg.INDEX:
-            index = request.index
+            index = request.record_index
             record = records[index] if index < len(records) else None
         else:
             address = request.address

@@ -11,6 +11,7 @@ Pytest fixtures come from the ``pychrony`` plugin (:mod:`pychrony.testing.plugin
 
 from __future__ import annotations
 
+from ..protocol.driver import FakeChronyd
 from .config import ERROR_OPERATIONS, ChronyStateConfig, RTCConfig, SourceConfig
 from .factories import (
     RTCDATA_DEFAULTS,
@@ -28,10 +29,10 @@ from .factories import (
     make_source_stats,
     make_tracking,
 )
+from .faults import Fault, FaultKind
 from .mock import MockSession
 from .patch import patched_chrony_connection
 from .records import RawRecord, encode_record
-from .faults import Fault, FaultKind
 from .report_config import AuthConfig, NTPConfig, SelectConfig
 from .scenarios import (
     SCENARIO_CHRONYD_HUNG,
@@ -51,8 +52,6 @@ from .scenarios import (
 )
 from .state import ScriptedState, expected_reports, replace_field, scripted_state
 from .timeline import FakeClock, Phase, Step, Timeline, TimelineCursor, drifting
-
-from ..protocol.driver import FakeChronyd  # noqa: E402  (it serves the configs above)
 
 #: Every preset, by name.
 SCENARIOS: dict[str, ChronyStateConfig] = {
@@ -78,43 +77,43 @@ FAULT_SCENARIOS: dict[str, ChronyStateConfig] = {
 __all__ = [
     "ERROR_OPERATIONS",
     "FAULT_SCENARIOS",
-    "AuthConfig",
-    "FakeChronyd",
-    "FakeClock",
-    "Fault",
-    "FaultKind",
-    "NTPConfig",
-    "Phase",
-    "SCENARIO_CHRONYD_HUNG",
-    "SCENARIO_CHRONYD_SLOW",
-    "SCENARIO_NAMED_SOURCES",
-    "SCENARIO_SYNC_LOST",
-    "SelectConfig",
-    "Step",
-    "Timeline",
-    "TimelineCursor",
-    "drifting",
     "RTCDATA_DEFAULTS",
     "SCENARIOS",
+    "SCENARIO_CHRONYD_HUNG",
+    "SCENARIO_CHRONYD_SLOW",
     "SCENARIO_GPS_REFCLOCK",
     "SCENARIO_LEAP_DELETE",
     "SCENARIO_LEAP_INSERT",
     "SCENARIO_MULTI_SOURCE",
+    "SCENARIO_NAMED_SOURCES",
     "SCENARIO_NO_SOURCES",
     "SCENARIO_NTP_SYNCED",
     "SCENARIO_PPS_REFCLOCK",
     "SCENARIO_RTC_AVAILABLE",
     "SCENARIO_RTC_UNAVAILABLE",
+    "SCENARIO_SYNC_LOST",
     "SCENARIO_UNSYNC",
     "SOURCESTATS_DEFAULTS",
     "SOURCE_DEFAULTS",
     "TRACKING_DEFAULTS",
+    "AuthConfig",
     "ChronyStateConfig",
+    "FakeChronyd",
+    "FakeClock",
+    "Fault",
+    "FaultKind",
     "MockSession",
+    "NTPConfig",
+    "Phase",
     "RTCConfig",
     "RawRecord",
     "ScriptedState",
+    "SelectConfig",
     "SourceConfig",
+    "Step",
+    "Timeline",
+    "TimelineCursor",
+    "drifting",
     "encode_record",
     "expected_reports",
     "make_activity",

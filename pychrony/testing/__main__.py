@@ -10,19 +10,22 @@ It prints where it listens (one line per socket) and serves until interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 
-from . import FAULT_SCENARIOS, SCENARIOS, FakeChronyd
 from ..protocol.codec import CHRONY_VERSIONS
+from . import FAULT_SCENARIOS, SCENARIOS, FakeChronyd
 
 _ALL = {**SCENARIOS, **FAULT_SCENARIOS}
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pychrony.testing", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pychrony.testing", description=__doc__.split("\n")[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve a preset scenario as chronyd would")
     serve.add_argument("scenario", choices=sorted(_ALL), metavar="SCENARIO")
@@ -59,10 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"unix {fake.socket_path}", flush=True)
         for host, port in fake.udp_addresses:
             print(f"udp {host}:{port}", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

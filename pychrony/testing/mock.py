@@ -84,9 +84,13 @@ class MockSession:
         for _ in range(self.attempts):
             phase = self._cursor.request(self._now())
             self._enter(phase)
-            if phase.fault(FaultKind.PERMISSION) and not int(
-                phase.fault(FaultKind.PERMISSION).value  # type: ignore[union-attr]
-            ) & 0o002:
+            if (
+                phase.fault(FaultKind.PERMISSION)
+                and not int(
+                    phase.fault(FaultKind.PERMISSION).value  # type: ignore[union-attr]
+                )
+                & 0o002
+            ):
                 raise open_error(self.address, -errno.EACCES)
             silent = phase.fault(FaultKind.HUNG) or phase.fault(FaultKind.GARBAGE)
             truncated = phase.fault(FaultKind.TRUNCATED)

@@ -8,11 +8,11 @@ from contextlib import ExitStack
 import pytest
 
 from ..models import RTCData, Source, SourceStats, TrackingStatus
+from ..protocol.driver import FakeChronyd
 from . import factories
 from .config import ChronyStateConfig
 from .mock import MockSession
 from .patch import patched_chrony_connection
-from ..protocol.driver import FakeChronyd
 
 
 @pytest.fixture

@@ -171,13 +171,20 @@ SCENARIO_NO_SOURCES = ChronyStateConfig(
     stratum=16, reference_id=0, reference_ip="", leap_status=LeapStatus.UNSYNC, sources=[]
 )
 
-#: Sync lost: the server went unreachable. chronyd keeps its last reference and
-#: stratum but says "not synchronised"; the source is marked unselectable.
+#: Sync lost: the only server went unreachable and chronyd gave up on it. As
+#: chronyd 4.3 reports it (reference.c): reference ID 0, stratum 0, no reference
+#: time, root delay and dispersion 1 s, leap status "not synchronised"; the last
+#: offset, RMS offset, frequency and update interval keep their last values.
 SCENARIO_SYNC_LOST = ChronyStateConfig(
-    stratum=2,
-    reference_id=0xC0000264,
-    reference_ip=_SERVER,
+    stratum=0,
+    reference_id=0,
+    reference_ip="",
     leap_status=LeapStatus.UNSYNC,
+    ref_time=0.0,
+    residual_freq=0.0,
+    skew=0.0,
+    root_delay=1.0,
+    root_dispersion=1.0,
     sources=[
         SourceConfig(
             address=_SERVER,

@@ -94,7 +94,9 @@ class Timeline:
             return None
         return self.steps[index].after_seconds
 
-    def cursor(self, *, layouts: dict[str, int] | None = None, start: float = 0.0) -> TimelineCursor:
+    def cursor(
+        self, *, layouts: dict[str, int] | None = None, start: float = 0.0
+    ) -> TimelineCursor:
         """A cursor over this timeline, its clock starting at ``start``."""
         return TimelineCursor(self, layouts=layouts, start=start)
 

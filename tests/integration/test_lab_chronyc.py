@@ -18,7 +18,18 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import pytest
-from chronyc_csv import LEAP, MODE_CHAR, NTP_MODE, STATE_CHAR, TIMESTAMPING, f3, f9, options
+from chronyc_csv import (
+    AUTH_MODE,
+    LEAP,
+    MODE_CHAR,
+    NTP_MODE,
+    STATE_CHAR,
+    TIMESTAMPING,
+    authdata_numbers,
+    f3,
+    f9,
+    options,
+)
 
 from pychrony import ChronyConnection, ChronyPermissionError
 from pychrony.lab import Lab, LabError
@@ -30,6 +41,7 @@ pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
 Rows = list[list[str]]
+
 
 def snapshot(
     read: Callable[[], T], chronyc: Callable[[], Rows], key: Callable[[T], Any]
@@ -232,19 +244,9 @@ def test_authdata(lab):
         auth = conn.get_auth_data()
     rows = lab_rows(lab, "authdata", "-a")
     assert [a.address for a in auth] == [row[0] for row in rows]
-    mode = {0: "-", 1: "SK", 2: "NTS"}
     for a, row in zip(auth, rows, strict=True):
-        assert row[1] == mode[a.mode.value]
-        assert [int(x) for x in row[2:10]] == [
-            a.key_id,
-            a.key_type.value,
-            a.key_length,
-            a.last_ke_ago,
-            a.ke_attempts,
-            int(a.nak),
-            a.cookies,
-            a.cookie_length,
-        ]
+        assert row[1] == AUTH_MODE[a.mode.value]
+        assert [int(x) for x in row[2:10]] == authdata_numbers(a)
 
 
 def test_rtcdata(conn, lab, transport):
