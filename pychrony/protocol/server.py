@@ -29,6 +29,10 @@ from .codec import Request, Status
 __all__ = ["Answer", "ServerCore"]
 
 _REPORTS_BY_COMMAND = {r.record_request: r for r in reg.REPORTS}
+# Byte offsets: a request's attempt (then its sequence) and data; a reply's sequence.
+_ATTEMPT, _DATA, _SEQUENCE = 6, reg.REQUEST_HEADER_LEN, 16
+_KEPT_REPLIES = 4096
+_UNKNOWN = object()
 #: Faults a driver acts out on its sockets when a phase starts.
 SOCKET_FAULTS = (FaultKind.RESTART, FaultKind.PERMISSION)
 
@@ -54,6 +58,7 @@ class ServerCore:
         self.timeline = Timeline.of(scenario)
         self.cursor = self.timeline.cursor(layouts=self.profile.layout_codes(), start=start)
         self.replies = 0  # replies made (a drop-every-k fault counts them)
+        self._templates: dict[tuple[int, bool, bytes, bytes], bytes | None] = {}
         self._acted = -1  # the last phase whose socket faults were handed out
         self._lock = threading.Lock()
 
@@ -73,10 +78,22 @@ class ServerCore:
         phase = self.cursor.request(now)
         if phase.fault(FaultKind.HUNG):
             return None
-        request = codec.decode_request(datagram)
-        reply = None if request is None else self.answer(request, phase, trusted=trusted)
-        if reply is None:
+        # A phase answers the same request the same way: replies are kept without
+        # their sequence number, which is spliced in (a fleet asks the same things).
+        key = (phase.index, trusted, bytes(datagram[:_ATTEMPT]), bytes(datagram[_DATA:]))
+        template = self._templates.get(key, _UNKNOWN)
+        if template is _UNKNOWN:
+            request = codec.decode_request(datagram)
+            template = None if request is None else self.answer(request, phase, trusted=trusted)
+            if len(self._templates) >= _KEPT_REPLIES:
+                self._templates.clear()
+            self._templates[key] = template
+        if template is None:
             return None
+        assert isinstance(template, bytes)
+        reply = (
+            template[:_SEQUENCE] + datagram[_ATTEMPT + 2 : _DATA - 8] + template[_SEQUENCE + 4 :]
+        )
         return self._with_faults(phase, reply)
 
     def socket_faults(self, now: float) -> list[Fault]:
