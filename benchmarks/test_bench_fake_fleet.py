@@ -44,7 +44,8 @@ sweeps = []
 for r in range(rounds):
     start = time.perf_counter()
     for i, port in enumerate(ports):
-        packet = _wire.encode_request(reg.TRACKING.record_request, r << 16 | i, 0, b"", request_length)
+        sequence = r << 16 | i
+        packet = _wire.encode_request(reg.TRACKING.record_request, sequence, 0, b"", request_length)
         sock.sendto(packet, ("127.0.0.1", port))
     seen = set()
     while len(seen) < len(ports):
