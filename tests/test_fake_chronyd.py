@@ -15,7 +15,9 @@ import math
 import os
 import shutil
 import socket
+import stat
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -513,3 +515,45 @@ def test_one_timeline_drives_the_fake_and_the_mock_alike(backend):
 
 def test_every_report_has_its_chronyc_command():
     assert set(COMMANDS) == set(REPORTS_BY_NAME)
+
+
+def _wait_for_mode(path: str, mode: int) -> None:
+    deadline = time.monotonic() + 5.0
+    while stat.S_IMODE(os.stat(path).st_mode) != mode:
+        assert time.monotonic() < deadline, f"the socket's mode never became {mode:o}"
+        time.sleep(0.02)
+
+
+def test_a_permission_change_locks_an_unprivileged_client_out_and_back_in():
+    from unprivileged import run_as_nobody
+
+    base = tempfile.mkdtemp(prefix="fake-chronyd-perm-")
+    os.chmod(base, 0o1777)  # nobody may reach the socket and bind its own beside it
+    clock = FakeClock()
+    locked = dataclasses.replace(SCENARIO_NTP_SYNCED, faults=(Fault.permission(0o600),))
+    timeline = Timeline(
+        SCENARIO_NTP_SYNCED,
+        Step(locked, after_seconds=10.0),
+        Step(SCENARIO_NTP_SYNCED, after_seconds=20.0),
+    )
+    path = f"{base}/chronyd.sock"
+    code = (
+        "from pychrony import ChronyConnection, ChronyPermissionError\n"
+        "try:\n"
+        f"    print(ChronyConnection({path!r}, backend='python').get_tracking().stratum)\n"
+        "except ChronyPermissionError:\n"
+        "    print('denied')\n"
+    )
+    try:
+        with FakeChronyd(timeline, socket_path=path, clock=clock):
+            seen = [run_as_nobody(code).stdout]
+            clock.advance(10.0)
+            _wait_for_mode(path, 0o600)
+            seen.append(run_as_nobody(code).stdout)
+            clock.advance(10.0)
+            _wait_for_mode(path, 0o666)
+            seen.append(run_as_nobody(code).stdout)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    stratum = f"{SCENARIO_NTP_SYNCED.stratum}\n"
+    assert seen == [stratum, "denied\n", stratum]
