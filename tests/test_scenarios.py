@@ -30,7 +30,8 @@ from pychrony.testing import (
 @pytest.mark.parametrize("report", REPORTS_BY_NAME)
 def test_every_scenario_round_trips(open_reader, name, report):
     config = SCENARIOS[name]
-    assert open_reader(config)(report) == expected_reports(config)[report]
+    names = open_reader.__name__ != "_native_reader"  # libchrony cannot ask a source's name
+    assert open_reader(config)(report) == expected_reports(config, names=names)[report]
 
 
 @pytest.mark.parametrize(

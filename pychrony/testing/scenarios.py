@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..models import LeapStatus, SourceMode, SourceState
 from .config import ChronyStateConfig, RTCConfig, SourceConfig
+from .faults import Fault
+from .report_config import NTPConfig
 
 __all__ = [
+    "SCENARIO_CHRONYD_HUNG",
+    "SCENARIO_CHRONYD_SLOW",
     "SCENARIO_GPS_REFCLOCK",
     "SCENARIO_LEAP_DELETE",
     "SCENARIO_LEAP_INSERT",
     "SCENARIO_MULTI_SOURCE",
+    "SCENARIO_NAMED_SOURCES",
     "SCENARIO_NO_SOURCES",
     "SCENARIO_NTP_SYNCED",
     "SCENARIO_PPS_REFCLOCK",
     "SCENARIO_RTC_AVAILABLE",
     "SCENARIO_RTC_UNAVAILABLE",
+    "SCENARIO_SYNC_LOST",
     "SCENARIO_UNSYNC",
 ]
 
@@ -161,4 +169,50 @@ SCENARIO_MULTI_SOURCE = ChronyStateConfig(
 #: chronyd with no sources configured.
 SCENARIO_NO_SOURCES = ChronyStateConfig(
     stratum=16, reference_id=0, reference_ip="", leap_status=LeapStatus.UNSYNC, sources=[]
+)
+
+#: Sync lost: the only server went unreachable and chronyd gave up on it. As
+#: chronyd 4.3 reports it (reference.c): reference ID 0, stratum 0, no reference
+#: time, root delay and dispersion 1 s, leap status "not synchronised"; the last
+#: offset, RMS offset, frequency and update interval keep their last values.
+SCENARIO_SYNC_LOST = ChronyStateConfig(
+    stratum=0,
+    reference_id=0,
+    reference_ip="",
+    leap_status=LeapStatus.UNSYNC,
+    ref_time=0.0,
+    residual_freq=0.0,
+    skew=0.0,
+    root_delay=1.0,
+    root_dispersion=1.0,
+    sources=[
+        SourceConfig(
+            address=_SERVER,
+            stratum=1,
+            state=SourceState.NONSELECTABLE,
+            reachability=0,
+            last_sample_ago=1200,
+        )
+    ],
+)
+
+#: chronyd hung (stopped, deadlocked): it answers nothing, every read times out.
+SCENARIO_CHRONYD_HUNG = dataclasses.replace(SCENARIO_NTP_SYNCED, faults=(Fault.hung(),))
+
+#: chronyd answering half a second late (a loaded machine).
+SCENARIO_CHRONYD_SLOW = dataclasses.replace(SCENARIO_NTP_SYNCED, faults=(Fault.late(0.5),))
+
+#: Sources configured by name (``server ntp1.example.org``), as ``sourcename`` tells.
+SCENARIO_NAMED_SOURCES = ChronyStateConfig(
+    reference_id=0xC0000264,
+    reference_ip=_SERVER,
+    sources=[
+        SourceConfig(address=_SERVER, stratum=1, name="ntp1.example.org"),
+        SourceConfig(
+            address="2001:db8::1",
+            state=SourceState.SELECTABLE,
+            name="ntp2.example.org",
+            ntp=NTPConfig(local_address="2001:db8::99"),
+        ),
+    ],
 )
