@@ -143,8 +143,10 @@ def named_sources(conn: ChronyConnection) -> list[Source]:
     """
     if conn.backend != "native":
         return conn.get_sources()
+    # conn.address is None until conn's first read: then the address it was given.
+    address = conn.address or conn.requested_address
     with ChronyConnection(
-        conn.address, timeout=conn.timeout, attempts=conn.attempts, backend="python"
+        address, timeout=conn.timeout, attempts=conn.attempts, backend="python"
     ) as named:
         return named.get_sources()
 
