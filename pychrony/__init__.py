@@ -24,9 +24,11 @@ from .exceptions import (
 )
 from .models import (
     NEVER_SAMPLED,
+    NO_INTERVAL,
     Activity,
     AuthData,
     AuthMode,
+    Client,
     KeyType,
     LeapStatus,
     NTPData,
@@ -58,6 +60,7 @@ HAS_NATIVE = _native is not None
 __all__ = [
     "HAS_NATIVE",
     "NEVER_SAMPLED",
+    "NO_INTERVAL",
     "Activity",
     "AsyncChronyConnection",
     "AuthData",
@@ -71,6 +74,7 @@ __all__ = [
     "ChronyLibraryError",
     "ChronyPermissionError",
     "ChronyTimeoutError",
+    "Client",
     "KeyType",
     "LeapStatus",
     "NTPData",
