@@ -287,8 +287,8 @@ class Report:
 
     @property
     def multi(self) -> bool:
-        """True when the record count is asked of chronyd (one record per source)."""
-        return self.count_request is not None
+        """True for a list of records: counted first (one per source) or paged."""
+        return self.count_request is not None or self.page is not None
 
     @property
     def latest(self) -> Response:

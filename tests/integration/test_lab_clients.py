@@ -67,7 +67,8 @@ def test_command_clients_equal_chronyc(lab: Lab, backend: str) -> None:
         ours = {c.address: c for c in conn.get_clients()}
     me = ours["127.0.0.1"]
     assert me.cmd_hits >= 5
-    assert me.ntp_hits == 0 and me.ntp_interval == NO_INTERVAL
+    assert me.ntp_hits == 0
+    assert me.ntp_interval == NO_INTERVAL
     assert me.last_ntp_hit_ago == NEVER_SAMPLED
     assert me.last_cmd_hit_ago < 60
 
@@ -77,9 +78,11 @@ def test_ntp_clients_equal_chronyc(lab: Lab) -> None:
         _compare(conn.get_clients, lambda: _csv(lab, "-h", lab.server_socket_path))
         (client,) = conn.get_clients()
     assert client.address == "127.0.0.1"
-    assert client.ntp_hits > 0 and client.ntp_drops == 0
+    assert client.ntp_hits > 0
+    assert client.ntp_drops == 0
     assert -8 <= client.ntp_interval <= 0  # it polls 16 times a second
-    assert client.cmd_hits == 0 and client.last_cmd_hit_ago == NEVER_SAMPLED
+    assert client.cmd_hits == 0
+    assert client.last_cmd_hit_ago == NEVER_SAMPLED
 
 
 def test_clients_over_udp_is_refused_before_sending(lab: Lab, backend: str) -> None:
@@ -110,3 +113,29 @@ def test_pool_clients(lab: Lab) -> None:
 
     with ChronyConnectionPool(lab.socket_path, backend="python") as pool:
         assert [c.address for c in pool.get_clients()] == ["127.0.0.1"]
+
+
+@pytest.mark.parametrize("options", [["-n"], ["-n", "-c"]])
+@pytest.mark.parametrize("server", [False, True])
+def test_cli_prints_what_chronyc_prints(lab: Lab, options: list[str], server: bool) -> None:
+    """``pychrony clients`` as chronyc prints it: same lines, same fields."""
+    import subprocess
+    import sys
+
+    socket = lab.server_socket_path if server else lab.socket_path
+    _command_requests(lab, 2)
+    args = [*options, "-h", socket, "clients"]
+    ours = chronyc = ""
+    for _ in range(10):
+        chronyc = lab.chronyc(*args, csv=False)
+        run = [sys.executable, "-m", "pychrony", "--backend", "python", *args]
+        ours = subprocess.run(run, capture_output=True, text=True, timeout=30, check=True).stdout
+        if ours == chronyc:
+            break
+    assert ours.splitlines()[-1].startswith("127.0.0.1")
+    if not server:  # nobody else sends the client chronyd requests over UDP meanwhile
+        assert ours == chronyc
+    else:  # its NTP hits grow 16 times a second: the same lines and fields
+        assert [len(line.split()) for line in ours.splitlines()] == [
+            len(line.split()) for line in chronyc.splitlines()
+        ]
