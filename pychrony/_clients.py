@@ -18,7 +18,7 @@ socket's authority): over UDP pychrony refuses at once with ChronyPermissionErro
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Final, cast
 
 from . import registry as reg
@@ -26,7 +26,7 @@ from ._cmdmon import CmdmonSession, Steps, _Record
 from ._errors import LibchronyError
 from ._reader_py import read_records
 from ._session import Session
-from ._wire import Layout, ReplyHeader, check_status, request_struct
+from ._wire import Layout, ReplyHeader, check_status, encode_reply, request_struct
 from .exceptions import ChronyDataError, ChronyDisabledError, ChronyPermissionError
 from .models import Client
 
@@ -37,6 +37,7 @@ __all__ = [
     "UDP_REFUSAL",
     "clients_steps",
     "encode_page",
+    "encode_page_reply",
     "read_clients",
 ]
 
@@ -169,3 +170,35 @@ class _Records:
 
     def records_of(self, report: reg.Report, count: int) -> list[_Record]:
         return self._records[:count]
+
+
+_HITS: Final = tuple(
+    RECORD_LAYOUT.index[name] for name in ("NTP hits", "NTS-KE hits", "command hits")
+)
+
+
+def encode_page_reply(
+    records: Sequence[Sequence[Any]], data: bytes, *, command: int, sequence: int
+) -> bytes:
+    """chronyd's reply to the page request ``data`` over a log of ``records`` (each
+    its raw field values, as a session returns them): the server side of
+    :func:`clients_steps`, for fake chronyds. Records with fewer hits of every
+    service than the request's minimum are skipped, as chronyd skips them."""
+    first, wanted, min_hits, _reset = PAGE_REQUEST.unpack_from(data.ljust(PAGE_REQUEST.size, b"\0"))
+    wanted = min(wanted, _PAGE.records)
+    bodies: list[bytes] = []
+    index = first
+    while index < len(records) and len(bodies) < wanted:
+        values = records[index]
+        index += 1
+        if min_hits and all(values[i] < min_hits for i in _HITS):
+            continue
+        reply = encode_reply(_REPORT.latest, values, command=command, sequence=sequence)
+        bodies.append(reply[reg.RESPONSE_HEADER_LEN :])
+    head = encode_reply(_REPORT.latest, _EMPTY, command=command, sequence=sequence)
+    page = PAGE_HEADER.pack(len(records), max(index, first), len(bodies))
+    slots = b"".join(bodies).ljust(_PAGE.records * RECORD_SIZE, b"\0")
+    return head[: reg.RESPONSE_HEADER_LEN] + page + slots
+
+
+_EMPTY: Final = tuple(None if f.wire is reg.Wire.ADDRESS else 0 for f in _REPORT.latest.fields)
