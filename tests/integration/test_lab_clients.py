@@ -139,3 +139,34 @@ def test_cli_prints_what_chronyc_prints(lab: Lab, options: list[str], server: bo
         assert [len(line.split()) for line in ours.splitlines()] == [
             len(line.split()) for line in chronyc.splitlines()
         ]
+
+
+def test_exporter_clients_collector_on_chronyd(lab: Lab, backend: str) -> None:
+    """chrony_exporter's clients families from the server chronyd's log, with the
+    values chronyc clients shows (its one client, 127.0.0.1, polling 16 times a second)."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from pychrony.exporter import ChronyCollector, ScrapeReader
+
+    registry = CollectorRegistry(auto_describe=False)
+    reader = ScrapeReader(lab.server_socket_path, deadline=3.0, backend=backend)
+    registry.register(ChronyCollector(reader, ["clients"]))
+    (row,) = _csv(lab, "-h", lab.server_socket_path)
+    text = generate_latest(registry).decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in families.values()
+        for s in f.samples
+    }
+    assert families["chrony_clients_connected"].type == "gauge"
+    assert samples["chrony_clients_connected", (("protocol", "ntp"),)] == 1
+    assert samples["chrony_clients_connected", (("protocol", "nts"),)] == 0
+    for name in ("last_ntp_hit_ago_seconds", "ntp_interval_seconds", "ntp_drops"):
+        assert families[f"chrony_clients_{name}"].type == "histogram"
+        assert samples[f"chrony_clients_{name}_count", ()] == 1
+    interval = samples["chrony_clients_ntp_interval_seconds_sum", ()]
+    assert interval == 2.0 ** int(row[3])  # chronyc's NTP Int, log2 seconds
+    assert samples["chrony_clients_ntp_drops_sum", ()] == int(row[2])
+    assert samples["chrony_clients_last_ntp_hit_ago_seconds_sum", ()] <= int(row[5]) + 1
