@@ -97,6 +97,7 @@ __all__ = [
     "__version__",
     "get_activity",
     "get_auth_data",
+    "get_clients",
     "get_ntp_data",
     "get_rtc_data",
     "get_select_data",
@@ -169,3 +170,8 @@ def get_rtc_data(address: str | None = None, **kw: Any) -> RTCData | None:
 def get_smoothing(address: str | None = None, **kw: Any) -> Smoothing:
     """Smoothing state over a one-off connection."""
     return _once("smoothing", address, kw)  # type: ignore[no-any-return]
+
+
+def get_clients(address: str | None = None, **kw: Any) -> list[Client]:
+    """chronyd's client access log over a one-off connection (Unix socket only)."""
+    return _once("clients", address, kw)  # type: ignore[no-any-return]
