@@ -26,7 +26,16 @@ from ._cmdmon import CmdmonSession, Steps, _Record
 from ._errors import LibchronyError
 from ._reader_py import read_records
 from ._session import Session
-from ._wire import Layout, ReplyHeader, check_status, encode_reply, request_struct
+from ._wire import (
+    PKT_TYPE_REPLY,
+    REPLY_HEADER,
+    Layout,
+    ReplyHeader,
+    Status,
+    check_status,
+    encode_reply,
+    request_struct,
+)
 from .exceptions import ChronyDataError, ChronyDisabledError, ChronyPermissionError
 from .models import Client
 
@@ -75,6 +84,10 @@ UDP_REFUSAL: Final = (
     "/run/chrony/chronyd.sock, as root or the chrony user"
 )
 _pack: Final = request_struct(REQUEST_LENGTH, PAGE_REQUEST.size).pack
+#: Positions of the three services' hits in a record (a page's minimum-hits filter).
+_HITS: Final = tuple(
+    RECORD_LAYOUT.index[name] for name in ("NTP hits", "NTS-KE hits", "command hits")
+)
 
 
 def encode_page(first_index: int, min_hits: int = 0) -> bytes:
@@ -172,11 +185,6 @@ class _Records:
         return self._records[:count]
 
 
-_HITS: Final = tuple(
-    RECORD_LAYOUT.index[name] for name in ("NTP hits", "NTS-KE hits", "command hits")
-)
-
-
 def encode_page_reply(
     records: Sequence[Sequence[Any]], data: bytes, *, command: int, sequence: int
 ) -> bytes:
@@ -184,7 +192,7 @@ def encode_page_reply(
     its raw field values, as a session returns them): the server side of
     :func:`clients_steps`, for fake chronyds. Records with fewer hits of every
     service than the request's minimum are skipped, as chronyd skips them."""
-    first, wanted, min_hits, _reset = PAGE_REQUEST.unpack_from(data.ljust(PAGE_REQUEST.size, b"\0"))
+    first, wanted, min_hits, _ = PAGE_REQUEST.unpack_from(data.ljust(PAGE_REQUEST.size, b"\0"))
     wanted = min(wanted, _PAGE.records)
     bodies: list[bytes] = []
     index = first
@@ -195,7 +203,10 @@ def encode_page_reply(
             continue
         reply = encode_reply(_REPORT.latest, values, command=command, sequence=sequence)
         bodies.append(reply[reg.RESPONSE_HEADER_LEN :])
-    head = encode_reply(_REPORT.latest, _EMPTY, command=command, sequence=sequence)
+    head = REPLY_HEADER.pack(
+        reg.PROTOCOL_VERSION, PKT_TYPE_REPLY, 0, 0, command, _REPORT.latest.code,
+        Status.SUCCESS, 0, 0, 0, sequence, 0, 0,
+    )  # fmt: skip
     page = PAGE_HEADER.pack(len(records), max(index, first), len(bodies))
     slots = b"".join(bodies).ljust(_PAGE.records * RECORD_SIZE, b"\0")
     return head[: reg.RESPONSE_HEADER_LEN] + page + slots

@@ -297,6 +297,13 @@ class ChronyConnection(ReportMethods):
         return self._side
 
 
+def _in_use() -> ChronyError:
+    return ChronyError(
+        "This ChronyConnection is in use by another thread: use one connection per "
+        "thread, or share a ChronyConnectionPool"
+    )
+
+
 def _guarded_getter(report: Report) -> Callable[[ChronyConnection], Any]:
     """ChronyConnection's getter of ``report``: one call at a time, the session
     opened by the first. The hot path of every poll, so one function, no lookups."""
@@ -305,10 +312,7 @@ def _guarded_getter(report: Report) -> Callable[[ChronyConnection], Any]:
         try:
             self._idle.pop()
         except IndexError:
-            raise ChronyError(
-                "This ChronyConnection is in use by another thread: use one connection per "
-                "thread, or share a ChronyConnectionPool"
-            ) from None
+            raise _in_use() from None
         try:
             session = self._session
             if session is None:
@@ -335,10 +339,7 @@ def _get_clients(self: ChronyConnection) -> list[Client]:
     try:
         self._idle.pop()
     except IndexError:
-        raise ChronyError(
-            "This ChronyConnection is in use by another thread: use one connection per "
-            "thread, or share a ChronyConnectionPool"
-        ) from None
+        raise _in_use() from None
     try:
         return read_clients(self.protocol_session())
     finally:

@@ -73,6 +73,11 @@ def with_page_header(indices: int, following: int, count: int) -> Callable[[byte
     return lambda reply, request: reply[:28] + PAGE.pack(indices, following, count) + reply[40:]
 
 
+def with_word(offset: int, value: int) -> Callable[[bytes, Request], bytes]:
+    """Replace the reply header's half-word at ``offset`` (6: reply code, 8: status)."""
+    return lambda reply, request: reply[:offset] + struct.pack(">H", value) + reply[offset + 2 :]
+
+
 def test_pages_through_the_log_as_chronyc_does(short_dir, backend):
     with fake_chronyd(short_dir, respond=serve(log(20))) as fake:
         with ChronyConnection(fake.address, backend=backend) as conn:
@@ -99,26 +104,10 @@ def test_an_empty_log_and_unspecified_addresses(short_dir):
         (with_page_header(20, 8, 9), ChronyDataError, "9 records in a reply of 8"),
         (lambda reply, request: reply[:-4], ChronyDataError, "truncated"),
         (lambda reply, request: reply + bytes(8), ChronyDataError, "truncated or corrupted"),
-        (
-            lambda reply, request: reply[:6] + struct.pack(">H", 99) + reply[8:],
-            ChronyDataError,
-            "newer than pychrony",
-        ),
-        (
-            lambda reply, request: reply[:8] + struct.pack(">H", 15) + reply[10:],
-            ChronyDisabledError,
-            "noclientlog",
-        ),
-        (
-            lambda reply, request: reply[:8] + struct.pack(">H", 2) + reply[10:],
-            ChronyPermissionError,
-            "not authorised",
-        ),
-        (
-            lambda reply, request: reply[:8] + struct.pack(">H", 3) + reply[10:],
-            ChronyDataError,
-            "too old",
-        ),
+        (with_word(6, 99), ChronyDataError, "newer than pychrony"),
+        (with_word(8, 15), ChronyDisabledError, "noclientlog"),  # STT_INACTIVE
+        (with_word(8, 2), ChronyPermissionError, "not authorised"),  # STT_UNAUTH
+        (with_word(8, 3), ChronyDataError, "too old"),  # STT_INVALID
     ],
     ids=["stuck", "overfull", "short", "long", "new-layout", "inactive", "unauth", "old"],
 )
