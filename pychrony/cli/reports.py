@@ -143,8 +143,9 @@ def named_sources(conn: ChronyConnection) -> list[Source]:
     """
     if conn.backend != "native":
         return conn.get_sources()
+    address = conn.open().address  # None until a session is open
     with ChronyConnection(
-        conn.address, timeout=conn.timeout, attempts=conn.attempts, backend="python"
+        address, timeout=conn.timeout, attempts=conn.attempts, backend="python"
     ) as named:
         return named.get_sources()
 
