@@ -72,6 +72,7 @@ COMMANDS = {
     "authdata": ["authdata", "-a"],
     "rtcdata": ["rtcdata"],
     "smoothing": ["smoothing"],
+    "clients": ["clients"],
 }
 OPEN = [r.name for r in REPORTS if r.open_over_udp]
 #: Commands that would change chronyd (chronyc's syntax).
@@ -260,7 +261,22 @@ def check_smoothing(s: Any, rows: list[list[str]]) -> None:
     assert row[5:] == [f"{q(s.last_update_ago):.1f}", f"{q(s.remaining_time):.1f}"]
 
 
+def check_clients(expected: list[Any], rows: list[list[str]]) -> None:
+    """chronyc's columns: address; NTP hits, drops, interval, timeout interval, last
+    ago; command hits, drops, interval, last ago (numbers as chronyd sent them)."""
+    assert [
+        [
+            c.address,
+            *(str(v) for v in (c.ntp_hits, c.ntp_drops, c.ntp_interval)),
+            *(str(v) for v in (c.ntp_timeout_interval, c.last_ntp_hit_ago, c.cmd_hits)),
+            *(str(v) for v in (c.cmd_drops, c.cmd_interval, c.last_cmd_hit_ago)),
+        ]
+        for c in expected
+    ] == rows
+
+
 CHECKS: dict[str, Callable[..., None]] = {
+    "clients": check_clients,
     "tracking": check_tracking,
     "sources": check_sources,
     "sourcestats": check_sourcestats,
@@ -557,3 +573,44 @@ def test_a_permission_change_locks_an_unprivileged_client_out_and_back_in():
         shutil.rmtree(base, ignore_errors=True)
     stratum = f"{SCENARIO_NTP_SYNCED.stratum}\n"
     assert seen == [stratum, "denied\n", stratum]
+
+
+@pytest.mark.parametrize("name", ["serving_clients", "ntp_synced"])
+def test_backends_read_the_clients_from_the_fake(fakes, backend, name):
+    """The client log, paged as chronyd pages it (8 per reply), on both backends;
+    over UDP the fake refuses it as chronyd does and pychrony sends nothing."""
+    config = SCENARIOS[name]
+    with ChronyConnection(fakes(name).socket_path, backend=backend, timeout=2.0) as conn:
+        assert conn.get_clients() == config.clients
+        assert conn.report("clients") == config.clients
+        assert conn.backend_of("clients") == "python"
+    fake = fakes(name)
+    with ChronyConnection(fake.udp_address, backend=backend, timeout=2.0) as conn:
+        conn.get_tracking()
+        before = fake.core.requests
+        with pytest.raises(ChronyPermissionError, match="Unix command socket only"):
+            conn.get_clients()
+        assert fake.core.requests == before
+
+
+def test_clients_page_through_a_long_log():
+    """20 clients: three pages; min hits and a reset as chronyd treats them."""
+    from pychrony import Client
+    from pychrony._clients import encode_page
+    from pychrony.models import NEVER_SAMPLED, NO_INTERVAL
+    from pychrony.protocol import codec as c
+    from pychrony.testing.state import scripted_state
+
+    log = [
+        Client(f"192.0.2.{i}", i, 0, 0, 0, 0, 0, 3, NO_INTERVAL, NO_INTERVAL, NO_INTERVAL,
+               i, NEVER_SAMPLED, NEVER_SAMPLED)
+        for i in range(1, 21)
+    ]  # fmt: skip
+    config = dataclasses.replace(SCENARIOS["ntp_synced"], clients=log)
+    with FakeChronyd(config) as fake:
+        with ChronyConnection(fake.socket_path, backend="python") as conn:
+            assert conn.get_clients() == log
+        assert fake.core.requests >= 3
+        raw = [r.values for r in scripted_state(config).records["clients"] if r is not None]
+        page = c.encode_clients(c.Request(6, 68, 0, 1, 520, encode_page(0, 15)), raw)
+        assert int.from_bytes(page[36:40], "big") == 6  # clients 15..20

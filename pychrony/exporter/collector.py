@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 from .._version import __version__
 from ..exceptions import ChronyError
 from . import builders
-from .families import FAMILIES, new_family
+from .families import FAMILIES, empty_family, new_family
 from .scrape import ReportSource
 
 __all__ = [
@@ -49,10 +49,11 @@ COLLECTORS: dict[str, str] = {
     "activity": "activity",
     "smoothing": "smoothing",
     "rtcdata": "rtcdata",
+    "clients": "clients",
 }
-#: Every collector but the opt-in ntpdata (which needs the Unix socket): the
-#: dashboard's /metrics and a bare ``ChronyCollector(reader)``.
-ALL_COLLECTORS = tuple(name for name in COLLECTORS if name != "ntpdata")
+#: Every collector but the opt-in ntpdata and clients (which need the Unix socket):
+#: the dashboard's /metrics and a bare ``ChronyCollector(reader)``.
+ALL_COLLECTORS = tuple(name for name in COLLECTORS if name not in ("ntpdata", "clients"))
 #: chrony_exporter's defaults: tracking only.
 EXPORTER_DEFAULTS = ("tracking",)
 #: Reports read by ``ChronyCollector(reader)`` with the default collectors.
@@ -96,7 +97,7 @@ class ChronyCollector(Collector):
         """Every family the enabled collectors may emit (empty), so a registry knows
         the names: ``name[]`` then reads chronyd only when one of ours is asked for."""
         groups = ("scrape", *self.collectors)
-        return [new_family(f.name) for f in FAMILIES if f.collector in groups]
+        return [empty_family(f.name) for f in FAMILIES if f.collector in groups]
 
     def collect(self) -> Iterator[Metric]:
         """Read chronyd once and yield every metric it allowed."""
@@ -113,6 +114,7 @@ class ChronyCollector(Collector):
             "activity": builders.activity,
             "smoothing": builders.smoothing,
             "rtcdata": builders.rtcdata,
+            "clients": builders.clients,
         }
         up = new_family("chrony_up")
         up.add_metric([], float(bool(values)))

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
-from .. import _wire
+from .. import _clients, _wire
 from .. import registry as reg
 from ..exceptions import ChronyDataError
 from ..registry import RecordArg, Report, Response
@@ -34,6 +34,7 @@ __all__ = [
     "check_reply",
     "decode_reply",
     "decode_request",
+    "encode_clients",
     "encode_name",
     "encode_record",
     "encode_status",
@@ -113,7 +114,7 @@ def profile(version: str = "4.3") -> ChronydProfile:
     if wanted < (4, 3):
         raise ValueError(f"the fake plays chronyd 4.3 or later, not {version}")
     layouts = {}
-    for report in reg.REPORTS:
+    for report in reg.ALL_REPORTS:
         sent = [r for r in report.responses if _version_tuple(r.since) <= wanted]
         layouts[report.name] = sent[-1]
     lengths = dict(_CONTROL_LENGTHS_4_3)
@@ -127,6 +128,7 @@ def profile(version: str = "4.3") -> ChronydProfile:
     for report in reg.REPORTS:
         length = reg.REQUEST_HEADER_LEN + _data_length(report.record_arg)
         lengths[report.record_request] = max(length, layouts[report.name].length)
+    lengths[reg.CLIENTS.record_request] = _clients.REQUEST_LENGTH
     lengths[reg.COUNT_REQUEST] = max(reg.REQUEST_HEADER_LEN, reg.COUNT_RESPONSE.length)
     lengths[reg.SOURCE_NAME_REQUEST] = _wire.NAME_REQUEST_LENGTH
     open_commands = frozenset(
@@ -195,6 +197,13 @@ def encode_record(request: Request, response: Response, values: Sequence[Any]) -
     if fill is not None:
         values = tuple(f if f is not None else v for f, v in zip(fill, values, strict=True))
     return _wire.encode_reply(response, values, command=request.command, sequence=request.sequence)
+
+
+def encode_clients(request: Request, records: Sequence[Sequence[Any]]) -> bytes:
+    """The reply to CLIENT_ACCESSES_BY_INDEX3: the page the request asks of ``records``."""
+    return _clients.encode_page_reply(
+        records, request.data, command=request.command, sequence=request.sequence
+    )
 
 
 def encode_count(request: Request, count: int) -> bytes:

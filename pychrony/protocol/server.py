@@ -146,6 +146,8 @@ class ServerCore:
             return codec.encode_count(request, len(state.records["sources"]))
         if command == reg.SOURCE_NAME_REQUEST:
             return self._source_name(request, phase.config)
+        if command == reg.CLIENTS.record_request:
+            return self._clients(request, state)
         report = _REPORTS_BY_COMMAND.get(command)
         if report is not None:
             return self._record(request, report, state)
@@ -178,6 +180,14 @@ class ServerCore:
         if record is None:
             return codec.encode_status(request, Status.NO_SUCH_SOURCE)
         return codec.encode_record(request, record.response, record.values)
+
+    def _clients(self, request: Request, state: ScriptedState) -> bytes:
+        """The client log's page; a reset (which would clear chronyd's counters) is
+        refused like every command that changes chronyd."""
+        if int.from_bytes(request.data[12:16], "big"):
+            return codec.encode_status(request, Status.UNAUTHORISED)
+        records = [r.values for r in state.records.get("clients", []) if r is not None]
+        return codec.encode_clients(request, records)
 
     def _source_name(self, request: Request, config: ChronyStateConfig) -> bytes:
         address = request.address

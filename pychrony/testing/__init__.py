@@ -47,6 +47,7 @@ from .scenarios import (
     SCENARIO_PPS_REFCLOCK,
     SCENARIO_RTC_AVAILABLE,
     SCENARIO_RTC_UNAVAILABLE,
+    SCENARIO_SERVING_CLIENTS,
     SCENARIO_SYNC_LOST,
     SCENARIO_UNSYNC,
 )
@@ -67,6 +68,7 @@ SCENARIOS: dict[str, ChronyStateConfig] = {
     "no_sources": SCENARIO_NO_SOURCES,
     "sync_lost": SCENARIO_SYNC_LOST,
     "named_sources": SCENARIO_NAMED_SOURCES,
+    "serving_clients": SCENARIO_SERVING_CLIENTS,
 }
 #: Presets of a chronyd misbehaving (their values are SCENARIO_NTP_SYNCED's).
 FAULT_SCENARIOS: dict[str, ChronyStateConfig] = {
@@ -91,6 +93,7 @@ __all__ = [
     "SCENARIO_PPS_REFCLOCK",
     "SCENARIO_RTC_AVAILABLE",
     "SCENARIO_RTC_UNAVAILABLE",
+    "SCENARIO_SERVING_CLIENTS",
     "SCENARIO_SYNC_LOST",
     "SCENARIO_UNSYNC",
     "SOURCESTATS_DEFAULTS",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from .._convert import name_to_refid, refid_name
 from ..models import (
     Activity,
+    Client,
     LeapStatus,
     ServerStats,
     Smoothing,
@@ -176,6 +177,8 @@ class ChronyStateConfig:
     server_stats: ServerStats | None = None
     activity: Activity | None = None
     smoothing: Smoothing | None = None
+    #: chronyd's client access log (``clients``), in its table's order.
+    clients: list[Client] = field(default_factory=list)
     #: Reply code per report name, to serve an older layout (e.g. serverstats 14).
     layouts: dict[str, int] = field(default_factory=dict)
     #: Operation (optionally ``op:report``) -> error code (negative errno or libchrony's).
@@ -198,6 +201,11 @@ class ChronyStateConfig:
         }
         if self.server_stats is not None:
             check_against_registry("serverstats", self.server_stats)
+        self.clients = list(self.clients)
+        for client in self.clients:
+            if not isinstance(client, Client):
+                raise ValueError(f"clients must be pychrony.Client values, not {client!r}")
+            check_against_registry("clients", client)
         self.faults = tuple(self.faults)
         if not all(isinstance(f, Fault) for f in self.faults):
             raise ValueError(f"faults must be Fault values, not {self.faults!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..models import LeapStatus, SourceMode, SourceState
+from ..models import NEVER_SAMPLED, NO_INTERVAL, Client, LeapStatus, SourceMode, SourceState
 from .config import ChronyStateConfig, RTCConfig, SourceConfig
 from .faults import Fault
 from .report_config import NTPConfig
@@ -22,6 +22,7 @@ __all__ = [
     "SCENARIO_PPS_REFCLOCK",
     "SCENARIO_RTC_AVAILABLE",
     "SCENARIO_RTC_UNAVAILABLE",
+    "SCENARIO_SERVING_CLIENTS",
     "SCENARIO_SYNC_LOST",
     "SCENARIO_UNSYNC",
 ]
@@ -216,3 +217,20 @@ SCENARIO_NAMED_SOURCES = ChronyStateConfig(
         ),
     ],
 )
+
+
+#: A server with an NTP client, a client it rate-limits, an NTS-KE client and a
+#: monitoring host polling its UDP command port (``chronyc clients``).
+SCENARIO_SERVING_CLIENTS = dataclasses.replace(
+    SCENARIO_NTP_SYNCED,
+    clients=[
+        Client("192.0.2.10", 1520, 0, 0, 0, 0, 0, 6, NO_INTERVAL, NO_INTERVAL, NO_INTERVAL,
+               12, NEVER_SAMPLED, NEVER_SAMPLED),
+        Client("192.0.2.11", 90210, 0, 0, 340, 0, 0, -3, NO_INTERVAL, NO_INTERVAL, 1,
+               0, NEVER_SAMPLED, NEVER_SAMPLED),
+        Client("2001:db8::7", 64, 3, 0, 0, 0, 0, 10, 12, NO_INTERVAL, NO_INTERVAL,
+               700, 5000, NEVER_SAMPLED),
+        Client("198.51.100.5", 0, 0, 42, 0, 0, 1, NO_INTERVAL, NO_INTERVAL, 4, NO_INTERVAL,
+               NEVER_SAMPLED, NEVER_SAMPLED, 3),
+    ],
+)  # fmt: skip

@@ -240,6 +240,7 @@ def expected_reports(config: ChronyStateConfig, *, names: bool = True) -> dict[s
             last_update_ago=0.0,
             remaining_time=0.0,
         ),
+        "clients": list(config.clients),
     }
     for name, code in config.layouts.items():
         reports[name] = _in_layout(name, code, reports[name])

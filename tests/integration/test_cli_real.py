@@ -49,6 +49,7 @@ COMMAND_LINES = [
     "rtcdata",
     "smoothing",
     "sourcename 127.0.0.1",
+    "clients",
 ]
 _NUMBER = re.compile(r"([+-]?)\d+(?:\.(\d+))?(ns|us|ms|s|m|h|d|y)?")
 _PYCHRONY = (sys.executable, "-m", "pychrony", "--backend", "python")
