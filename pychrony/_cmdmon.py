@@ -31,6 +31,7 @@ from secrets import choice
 from time import monotonic
 from typing import Any, Final, TypeAlias, TypeVar
 
+from . import _fork
 from . import registry as reg
 from ._address import Endpoint, candidates
 from ._errors import open_error, status_error, timeout_error
@@ -437,14 +438,9 @@ class CmdmonSession:
         self.timeout = timeout
         self.attempts = attempts
         self.window = window
-        self._sock = sock
-        self._pollers: dict[int, select.poll] = {}
-        for events in (POLLIN, POLLOUT, POLLIN | POLLOUT):
-            self._pollers[events] = select.poll()
-            self._pollers[events].register(sock, events)
-        self._poll_in = self._pollers[POLLIN].poll
-        self._finalizer = weakref.finalize(self, _discard, sock, client_dir)
-        self._open = True  # until close(): cheaper to ask than the finalizer
+        self._attach(sock, client_dir)
+        self._inherited = False  # a forked child's copy, until it opens its own socket
+        _fork.track(self)
         self._record: _Record | None = None
         #: single_reply()'s reply, made the current record only when a getter asks.
         self._single: tuple[Layout, bytes] | None = None
@@ -456,6 +452,38 @@ class CmdmonSession:
         #: False: fetch records one round trip at a time (for comparisons).
         self.pipelining = True
 
+    def _attach(self, sock: socket.socket, client_dir: _ClientDir | None) -> None:
+        """Make ``sock`` (bound in ``client_dir``, if a Unix socket) the session's."""
+        self._sock = sock
+        self._pollers: dict[int, select.poll] = {}
+        for events in (POLLIN, POLLOUT, POLLIN | POLLOUT):
+            self._pollers[events] = select.poll()
+            self._pollers[events].register(sock, events)
+        self._poll_in = self._pollers[POLLIN].poll
+        self._finalizer = weakref.finalize(self, _discard, sock, client_dir)
+        _fork.clean_up_at_exit(self, self._finalizer)
+        self._open = True  # until close(): cheaper to ask than the finalizer
+
+    def forked(self) -> None:
+        """In a forked child (:mod:`pychrony._fork`): the socket is the parent's, so
+        the next call opens one of the child's own (see :meth:`_check_open`)."""
+        if self._open:
+            self._open = False
+            self._inherited = True
+
+    def _reopen_inherited(self) -> None:
+        """A forked child's first use: drop the parent's socket, open our own."""
+        # Closes the child's copy of the descriptor; the reply socket's files are
+        # the parent's and stay (_ClientDir.remove checks the pid).
+        self._finalizer()
+        self._record = self._prefetched = self._single = self._loaded = None
+        endpoint = self.endpoint
+        if endpoint.path is not None:
+            self._attach(*_open_unix(endpoint.path))
+        else:
+            self._attach(_open_udp(str(endpoint.host), endpoint.port), None)
+        self._inherited = False
+
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<CmdmonSession {self.address} {state}>"
@@ -463,11 +491,11 @@ class CmdmonSession:
     @property
     def closed(self) -> bool:
         """True after :meth:`close`."""
-        return not self._open
+        return not self._open and not self._inherited
 
     def close(self) -> None:
         """Close the socket and remove its files; idempotent."""
-        self._open = False
+        self._open = self._inherited = False
         self._finalizer()
         self._record = None
         self._prefetched = None
@@ -869,7 +897,7 @@ class CmdmonSession:
         :meth:`_exchange_steps` with that attempt counted as made.
         """
         if not self._open:
-            self._check_open()  # raises
+            self._check_open()  # raises (or opens a forked child's own socket)
         sock = self._sock
         sequence = getrandbits(32)
         deadline = monotonic() + self.timeout
@@ -1047,6 +1075,8 @@ class CmdmonSession:
         return key, datagram
 
     def _check_open(self) -> socket.socket:
+        if self._inherited:
+            self._reopen_inherited()
         if not self._open:
             raise ChronyConnectionError(f"The session to chronyd at {self.address} is closed")
         return self._sock

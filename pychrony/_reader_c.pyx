@@ -31,14 +31,17 @@ from libc.stdio cimport snprintf
 from libc.stdlib cimport calloc, free
 from libc.string cimport strcmp, strlen
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
+from posix.unistd cimport close as close_fd
 
 from pychrony._libchrony cimport *
 
 import dataclasses
+import functools
 import os
 import types
+import weakref
 
-from pychrony import _errors
+from pychrony import _errors, _fork
 from pychrony.exceptions import (
     ChronyConnectionError,
     ChronyDataError,
@@ -58,6 +61,11 @@ cdef extern from "<poll.h>" nogil:
     int poll(pollfd *fds, unsigned long nfds, int timeout)
     enum: POLLIN
     enum: POLLOUT
+
+
+cdef extern from "<pthread.h>" nogil:
+    int pthread_atfork(void (*prepare)() noexcept nogil, void (*parent)() noexcept nogil,
+                       void (*child)() noexcept nogil)
 
 
 cdef extern from "<dlfcn.h>" nogil:
@@ -146,6 +154,31 @@ cdef struct Step:
 _SIGNED_BITS = {Wire.INT16: 16, Wire.INT8: 8}
 _MEMBER_DESCRIPTOR = types.MemberDescriptorType
 cdef str _EMPTY = ""
+
+
+# -- fork ------------------------------------------------------------------------
+
+# Forks this process descends from since the module was loaded: bumped in every
+# child (pthread_atfork, so os.fork(), multiprocessing and C-level forks alike). A
+# session opened under another count is a parent's (see NativeSession._enter): one
+# integer compare per call, where getpid() would be a system call.
+cdef unsigned long _forks = 0
+
+
+cdef void _count_fork() noexcept nogil:
+    global _forks
+    _forks += 1
+
+
+if pthread_atfork(NULL, NULL, _count_fork) != 0:
+    raise ImportError("pthread_atfork() failed: pychrony cannot tell a forked child")
+
+
+def _close_if_alive(ref):
+    """multiprocessing's exit hook for a session (pychrony._fork.clean_up_at_exit)."""
+    session = ref()
+    if session is not None:
+        session.close()
 
 
 # -- small helpers -----------------------------------------------------------------
@@ -578,9 +611,11 @@ cdef class NativeSession:
     cdef readonly double timeout
     cdef readonly int attempts
     cdef readonly int window
+    cdef unsigned long forks   # _forks when the lanes were opened: else a parent's
     cdef bint busy
     cdef bint close_requested
     cdef bint closed_by_user   # else a NULL session is a broken one, reopened on use
+    cdef object __weakref__
 
     def __cinit__(self):
         cdef int i
@@ -589,6 +624,7 @@ cdef class NativeSession:
             self.lanes[i].fd = -1
             self.lanes[i].index = -1
         self.window = 1
+        self.forks = _forks
 
     def __dealloc__(self):
         self._release()
@@ -599,7 +635,10 @@ cdef class NativeSession:
             chrony_deinit_session(lane.session)
             lane.session = NULL
         if lane.fd >= 0:
-            chrony_close_socket(lane.fd)  # also removes libchrony's client socket file
+            if self.forks == _forks:
+                chrony_close_socket(lane.fd)  # also removes libchrony's client socket file
+            else:  # a forked child's copy: the socket file and directories are the parent's
+                close_fd(lane.fd)
             lane.fd = -1
 
     cdef void _close_extra_lanes(self) noexcept:
@@ -633,7 +672,7 @@ cdef class NativeSession:
     def close(self) -> None:
         """Close the session and its sockets; idempotent."""
         self.closed_by_user = True
-        if self.busy:  # another thread is waiting on the socket: it closes it
+        if self.busy and self.forks == _forks:  # another thread is waiting on the socket: it closes it
             self.close_requested = True
         else:
             self._release()
@@ -647,7 +686,21 @@ cdef class NativeSession:
         state = "closed" if self.closed_by_user else f"fd={self.lanes[0].fd}"
         return f"<NativeSession {self.address} {state}>"
 
+    cdef int _adopt(self) except -1:
+        """In a forked child: close the parent's lanes (leaving its files alone) and
+        open the child's own socket. Its sequence numbers are drawn from a new
+        /dev/urandom stream: the inherited one's buffer is the parent's too."""
+        self._release()
+        self.forks = _forks
+        self.busy = self.close_requested = False  # the parent's call, not ours
+        if not self.closed_by_user:
+            self._open_lane(0, True)
+            _fork.clean_up_at_exit(self, functools.partial(_close_if_alive, weakref.ref(self)))
+        return 0
+
     cdef int _enter(self) except -1:
+        if self.forks != _forks:
+            self._adopt()
         if self.closed_by_user:
             raise ChronyConnectionError("The libchrony session is closed")
         if self.busy:
@@ -1161,6 +1214,7 @@ def open_session(address=None, timeout=1.0, attempts=3, window=None):
         session.lanes[0].session = NULL
         session._release()
         raise _init_error(err)
+    _fork.clean_up_at_exit(session, functools.partial(_close_if_alive, weakref.ref(session)))
     return session
 
 
