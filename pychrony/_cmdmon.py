@@ -35,6 +35,7 @@ from . import _fork
 from . import registry as reg
 from ._address import Endpoint, candidates
 from ._errors import open_error, status_error, timeout_error
+from ._source_list import LIST_READS, list_changed_error
 from ._wire import (
     COUNT_LAYOUT,
     NAME_REQUEST_LENGTH,
@@ -445,7 +446,14 @@ class CmdmonSession:
         #: single_reply()'s reply, made the current record only when a getter asks.
         self._single: tuple[Layout, bytes] | None = None
         self._prefetched: tuple[Report, dict[int, _Record | None]] | None = None
-        self._loaded: tuple[Report, int] | None = None  # see load_steps()
+        #: see load_steps(): the report, its count, whether its list kept changing
+        self._loaded: tuple[Report, int, bool] | None = None
+        self._verdict: bool | None = None  # load_steps()'s, for list_changed()
+        # What the read under way saw (see list_changed()).
+        self._reconnects = 0  # reconnects of this session, ever
+        self._read_mark = 0  # ... when the read began
+        self._vanished = False  # a counted record was gone ("no such source")
+        self._unordered = False  # records not requested from the last down (resends)
         self._keep_prefetched = False
         self._names: bool | None = None  # does chronyd answer source-name requests?
         self._known_names: dict[bytes, str | None] = {}  # by raw address
@@ -507,10 +515,13 @@ class CmdmonSession:
         loaded, self._loaded = self._loaded, None
         if loaded is not None and loaded[0] is report:
             self._keep_prefetched = True  # the reader's prefetch() has nothing to do
+            self._verdict = loaded[2]
             return loaded[1]
         self._keep_prefetched = False
+        self._verdict = None
         if report.count_request is None:
             return 1
+        self._begin_read()
         reply = self._exchange(report.count_request, b"", _COUNT_PACK, _COUNT_WHAT)
         return self._count_of(report, *reply)
 
@@ -528,6 +539,47 @@ class CmdmonSession:
         if layout is None:  # "no such source" as the answer to a count: a bad reply
             raise status_error(ReplyHeader._make(header).status, report.name)
         return int(layout.decode(datagram)[0])
+
+    # -- a source list changing under a read (pychrony._source_list) -----------
+
+    def _begin_read(self) -> None:
+        self._read_mark = self._reconnects
+        self._vanished = self._unordered = False
+
+    def list_changed(self, report: Report, count: int, duplicates: bool) -> bool:
+        """Whether chronyd's source list changed under the read of ``report`` that
+        began at :meth:`record_count` and counted ``count`` records (``duplicates``:
+        the reader found a source listed twice): True means read again. After
+        :meth:`load_steps`, which read again itself, a change raises instead."""
+        verdict, self._verdict = self._verdict, None
+        if verdict is not None:
+            if verdict or duplicates:
+                raise list_changed_error(report.name)
+            return False
+        if duplicates:
+            return True
+        changed = self._seen_change(count)
+        if changed is None:
+            assert report.count_request is not None
+            reply = self._exchange(report.count_request, b"", _COUNT_PACK, _COUNT_WHAT)
+            changed = self._count_of(report, *reply) != count
+        return changed
+
+    def _changed_steps(self, report: Report, count: int) -> Steps[bool]:
+        """Steps of :meth:`list_changed` (without the duplicates, seen by the reader)."""
+        changed = self._seen_change(count)
+        if changed is None:
+            changed = (yield from self._count_steps(report)) != count
+        return changed
+
+    def _seen_change(self, count: int) -> bool | None:
+        """Whether the read of ``count`` records saw the list change; None: it cannot
+        tell without asking the count again (records read out of order)."""
+        if self._vanished or self._reconnects != self._read_mark:
+            return True
+        if self._unordered and count > 1:
+            return None
+        return False
 
     def request_record(self, report: Report, index: int) -> bool:
         """Make record ``index`` current; False when it has no data (a refclock in
@@ -587,6 +639,7 @@ class CmdmonSession:
         for index in range(count):
             record = records.pop(index, _UNKNOWN)
             if record is _UNKNOWN:
+                self._unordered = True  # from the first up (list_changed() asks again)
                 record = self._fetch(report, index)
             if record is not None and not record.named and report is _SOURCES:
                 self._name(record)
@@ -674,7 +727,7 @@ class CmdmonSession:
         kind = _STATS if report.record_arg is _BY_ADDRESS else _RECORD
         command = first.record_request
         pack = _INDEX_PACKS[first.name]
-        for index in range(count):
+        for index in range(count - 1, -1, -1):  # the last first: pychrony._source_list
             jobs.append(_Job(kind, index, command, _index_data(index), pack))
         layouts = REPORT_LAYOUTS[report.name]
 
@@ -696,7 +749,11 @@ class CmdmonSession:
                 return
             # _decode_record(), inlined (~800 instructions per record less)
             layout = check_reply(report.name, header, datagram, layouts)
-            record = None if layout is None else _Record(layout, datagram, job.address)
+            if layout is None:
+                self._vanished = True  # the source went away after it was counted
+                record = None
+            else:
+                record = _Record(layout, datagram, job.address)
             records[job.index] = record
             if record is not None and report is _SOURCES:
                 address = self._name_address(record)
@@ -712,26 +769,35 @@ class CmdmonSession:
 
         For a driver other than poll() (pychrony.aio): once they ran, reading
         the report makes no I/O — :meth:`record_count`, :meth:`prefetch`,
-        :meth:`request_record` and :meth:`source_name` answer from memory.
+        :meth:`request_record`, :meth:`source_name` and :meth:`list_changed`
+        answer from memory. A list that changed under the read is read again
+        here, as the reader would.
         """
         self._loaded = None
         self._prefetched = None
         records: dict[int, _Record | None] = {}
+        changed = False
         if report.count_request is None:
             count = 1
             records[0] = yield from self._fetch_steps(report, 0)
         else:
-            count = yield from self._count_steps(report)
-            if not 0 <= count <= reg.MAX_RECORDS:
-                self._loaded = (report, count)  # the reader rejects it, nothing fetched
-                return
-            if count > 0 and self.pipelining:
-                yield from self._prefetch_steps(report, count)
-                assert self._prefetched is not None
-                records = self._prefetched[1]
-            else:
-                for index in range(max(count, 0)):
-                    records[index] = yield from self._fetch_steps(report, index)
+            for _ in range(LIST_READS):
+                self._begin_read()
+                count = yield from self._count_steps(report)
+                if not 0 <= count <= reg.MAX_RECORDS:
+                    self._loaded = (report, count, False)  # the reader rejects it
+                    return
+                records = {}
+                if count > 0 and self.pipelining:
+                    yield from self._prefetch_steps(report, count)
+                    assert self._prefetched is not None
+                    records = self._prefetched[1]
+                else:  # one at a time, the last first: in order
+                    for index in range(count - 1, -1, -1):
+                        records[index] = yield from self._fetch_steps(report, index)
+                changed = yield from self._changed_steps(report, count)
+                if not changed:
+                    break
         if report is _SOURCES:
             for record in records.values():
                 if record is not None and not record.named:
@@ -739,7 +805,7 @@ class CmdmonSession:
                     if address is not None:
                         yield from self._name_steps(record, address)
         self._prefetched = (report, records)
-        self._loaded = (report, count)
+        self._loaded = (report, count, changed)
 
     def fileno(self) -> int:
         """The socket's descriptor (for an event loop's reader)."""
@@ -796,13 +862,13 @@ class CmdmonSession:
             return b"", _PLAIN_PACKS[report.name]
         return _index_data(index), _INDEX_PACKS[report.name]
 
-    @staticmethod
     def _decode_record(
-        report: Report, header: ReplyKey, datagram: bytes, address: str = ""
+        self, report: Report, header: ReplyKey, datagram: bytes, address: str = ""
     ) -> _Record | None:
         layout = check_reply(report.name, header, datagram, REPORT_LAYOUTS[report.name])
         if layout is None:
-            return None  # the source went away after it was counted
+            self._vanished = True  # the source went away after it was counted
+            return None
         return _Record(layout, datagram, address)
 
     @staticmethod
@@ -1009,6 +1075,7 @@ class CmdmonSession:
             if not expired:
                 continue
             expires = now + timeout
+            self._unordered = True
             for job in expired:
                 job.attempt += 1
                 if job.attempt >= self.attempts:
@@ -1089,6 +1156,7 @@ class CmdmonSession:
             self._sock.connect(path)
         except OSError as again:
             raise open_error(path, -(again.errno or errno.EIO)) from exc
+        self._reconnects += 1  # records read before may be another chronyd's
 
     def _io_error(self, exc: OSError) -> ChronyConnectionError:
         if isinstance(exc, ConnectionRefusedError):

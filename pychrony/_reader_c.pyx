@@ -42,6 +42,7 @@ import types
 import weakref
 
 from pychrony import _errors, _fork
+from pychrony._source_list import LIST_READS, duplicate_sources, list_changed_error
 from pychrony.exceptions import (
     ChronyConnectionError,
     ChronyDataError,
@@ -590,8 +591,8 @@ cdef struct Lane:
 
 cdef struct Pipe:
     # The bookkeeping of one pipelined read.
-    int next_index     # the next index never handed out
-    int stop           # the lowest failed index: no index from here on is fetched
+    int remaining      # indexes never handed out: 0..remaining-1 (handed from the top)
+    int floor          # the highest failed index: no index from here down is fetched
     int nspare         # indexes taken back from dropped lanes, to hand out again
     int spare[MAX_WINDOW]
 
@@ -612,6 +613,9 @@ cdef class NativeSession:
     cdef readonly int attempts
     cdef readonly int window
     cdef unsigned long forks   # _forks when the lanes were opened: else a parent's
+    # What the read under way saw of chronyd's source list (pychrony._source_list).
+    cdef unsigned long reopens  # main-socket reopens, ever (a restarted chronyd?)
+    cdef bint resent           # a pipelined request was resent: out of order
     cdef bint busy
     cdef bint close_requested
     cdef bint closed_by_user   # else a NULL session is a broken one, reopened on use
@@ -752,6 +756,7 @@ cdef class NativeSession:
         """Replace the main lane's broken socket (chronyd restarted) by a new one."""
         self._close_lane(0)
         self._open_lane(0, True)
+        self.reopens += 1
         return 0
 
     # The sockets are non-blocking (see _open_socket): a request that finds
@@ -830,19 +835,55 @@ cdef class NativeSession:
                     )
 
     cdef list _read_records(self, _ReportInfo info):
-        cdef int count, index, nfields
-        cdef chrony_session *cs
-        cdef list out = []
-        request_address = _EMPTY
+        """Every record of ``info``, read again while chronyd's source list changes
+        under the read (see pychrony._source_list), at most LIST_READS times."""
+        cdef int count, attempt
+        cdef unsigned long reopens
+        cdef list out
+        cause = None
+        for attempt in range(LIST_READS):
+            self.resent = False
+            reopens = self.reopens
+            count = self._count(info)
+            try:
+                if count > 1 and self.window > 1:
+                    out = self._read_pipelined(info, count)
+                else:
+                    out = self._read_in_turn(info, count)
+            except ChronyDataError as exc:
+                # chronyd's "no such source" (libchrony: an unexpected status): a
+                # record counted but gone.
+                if exc.error_code != CHRONY_UNEXPECTED_STATUS:
+                    raise
+                cause = exc
+                continue
+            if self.reopens != reopens or duplicate_sources(info.pyname, out):
+                continue
+            # Read out of order (resends): the count asked again must agree.
+            if self.resent and self._count(info) != count:
+                continue
+            return out
+        raise list_changed_error(info.pyname) from cause
+
+    cdef int _count(self, _ReportInfo info) except -1:
+        """The number of records of ``info`` chronyd reports (bounded)."""
+        cdef int count
         self._exchange(info, True, 0)
         count = chrony_get_report_number_records(self.lanes[0].session)
         if not 0 <= count <= MAX_RECORDS:
             raise ChronyDataError(
                 f"{info.pyname}: chronyd reported {count} records (at most {MAX_RECORDS} expected)"
             )
-        if count > 1 and self.window > 1:
-            return self._read_pipelined(info, count)
-        for index in range(count):
+        return count
+
+    cdef list _read_in_turn(self, _ReportInfo info, int count):
+        """Records 0..count-1 of ``info``, one request at a time on the main lane,
+        the last first (see pychrony._source_list)."""
+        cdef int index, nfields
+        cdef chrony_session *cs
+        cdef list out = []
+        request_address = _EMPTY
+        for index in range(count - 1, -1, -1):
             if info.by_address:  # libchrony asks by the sourcestats record's address
                 self._exchange(_STATS, False, index)
                 request_address = _current_address(self.lanes[0].session)
@@ -851,6 +892,7 @@ cdef class NativeSession:
             nfields = chrony_get_record_number_fields(cs)
             if nfields > 0:  # 0: no data (a refclock in ntpdata/authdata)
                 out.append(_build(info, cs, nfields, request_address))
+        out.reverse()
         return out
 
     cdef list _read_pipelined(self, _ReportInfo info, int count):
@@ -860,9 +902,12 @@ cdef class NativeSession:
         request keeps _exchange's policy (its own deadline and attempts, waiting
         for room in a full queue, reopening the main socket once). A record is
         built as soon as its reply is in (libchrony keeps only the current one).
-        An error ends the read with the error of the lowest failing index, as
-        reading one record after the other would; a broken extra lane is
+        An error ends the read with the error of the highest failing index, as
+        reading one record after the other (the last first) would; a broken extra lane is
         dropped and its index handed to another lane.
+
+        Indexes are handed out from the last down (see pychrony._source_list): a
+        resent request or a dropped lane's index breaks that order (``resent``).
         """
         cdef pollfd fds[MAX_WINDOW]
         cdef int which[MAX_WINDOW]  # the lane of each pollfd
@@ -874,8 +919,8 @@ cdef class NativeSession:
         cdef list records = [None] * count
         cdef list addresses = [_EMPTY] * nlanes  # by-address reports: each lane's
         cdef list failure = [None]
-        pipe.next_index = 0
-        pipe.stop = count
+        pipe.remaining = count
+        pipe.floor = -1
         pipe.nspare = 0
         for i in range(1, nlanes):
             if self.lanes[i].session == NULL and not self._open_lane(i, False):
@@ -901,8 +946,8 @@ cdef class NativeSession:
                 soonest = 0.0
                 for i in range(nlanes):
                     lane = &self.lanes[i]
-                    if lane.index >= pipe.stop:
-                        lane.index = -1  # abandoned: a lower index failed
+                    if 0 <= lane.index <= pipe.floor:
+                        lane.index = -1  # abandoned: a higher index failed
                     if lane.session == NULL or lane.index < 0:
                         continue
                     fds[n].fd = lane.fd
@@ -913,15 +958,17 @@ cdef class NativeSession:
                         soonest = lane.deadline
                     n += 1
                 if n == 0:
-                    if pipe.nspare == 0 and pipe.next_index >= pipe.stop:
+                    if pipe.nspare == 0 and pipe.remaining == 0:
                         break
+                    if not self._any_open(nlanes):
+                        break  # nobody left to fetch the rest (the main lane failed)
                     continue
                 r = self._poll(fds, n, soonest)
                 now = _now()
                 for k in range(n):
                     i = which[k]
                     lane = &self.lanes[i]
-                    if lane.index < 0 or lane.index >= pipe.stop:
+                    if lane.index <= pipe.floor:  # idle (-1) or abandoned
                         continue
                     if r > 0 and fds[k].revents:
                         self._move(i, READY, info, records, addresses, &pipe, failure)
@@ -933,7 +980,16 @@ cdef class NativeSession:
         if failure[0] is not None:
             self._close_extra_lanes()
             raise failure[0]
+        if pipe.nspare or pipe.remaining:  # never a partial list
+            raise ChronyConnectionError(f"Lost every socket to chronyd while reading {info.pyname}")
         return [record for record in records if record is not None]
+
+    cdef bint _any_open(self, int nlanes) noexcept:
+        cdef int i
+        for i in range(nlanes):
+            if self.lanes[i].session != NULL:
+                return True
+        return False
 
     cdef int _move(
         self, int i, int event, _ReportInfo info, list records, list addresses,
@@ -946,11 +1002,13 @@ cdef class NativeSession:
             event = self._advance(i, event, info, records, addresses)
         except ChronyError as exc:
             lane.index = -1
-            if index < pipe.stop:
-                pipe.stop = index
+            if index > pipe.floor:
+                pipe.floor = index
+                pipe.remaining = 0  # every index not handed out yet is lower
                 failure[0] = exc
             return 0
         if event == BROKEN:
+            self.resent = True  # its request goes again over another lane
             self._close_lane(i)
             lane.index = -1
             pipe.spare[pipe.nspare] = index
@@ -972,6 +1030,7 @@ cdef class NativeSession:
                 else:
                     event = self._response(lane, asked)
             if event == LOST:
+                self.resent = True
                 lane.attempt += 1
                 if lane.attempt >= self.attempts:
                     raise _errors.timeout_error(
@@ -1034,21 +1093,7 @@ cdef class NativeSession:
         self._enter()
         try:
             if info.multi:
-                yield from self._exchange_steps(info, True, 0)
-                count = chrony_get_report_number_records(self.lanes[0].session)
-                if count < 0:
-                    raise ChronyDataError(f"{info.pyname}: chronyd reported {count} records")
-                out = []
-                for index in range(count):
-                    request_address = _EMPTY
-                    if info.by_address:
-                        yield from self._exchange_steps(_STATS, False, index)
-                        request_address = _current_address(self.lanes[0].session)
-                    yield from self._exchange_steps(info, False, index)
-                    nfields = chrony_get_record_number_fields(self.lanes[0].session)
-                    if nfields > 0:
-                        out.append(_build(info, self.lanes[0].session, nfields, request_address))
-                return out
+                return (yield from self._records_steps(info))
             try:
                 yield from self._exchange_steps(info, False, 0)
                 nfields = chrony_get_record_number_fields(self.lanes[0].session)
@@ -1061,6 +1106,44 @@ cdef class NativeSession:
                 raise
         finally:
             self._leave()
+
+    def _records_steps(self, _ReportInfo info):
+        """Steps of _read_records, one request at a time: read again while the
+        source list changes under the read (the last index first, never out of
+        order: see pychrony._source_list)."""
+        cdef int count, index, nfields, attempt
+        cdef unsigned long reopens
+        cause = None
+        for attempt in range(LIST_READS):
+            reopens = self.reopens
+            yield from self._exchange_steps(info, True, 0)
+            count = chrony_get_report_number_records(self.lanes[0].session)
+            if not 0 <= count <= MAX_RECORDS:
+                raise ChronyDataError(
+                    f"{info.pyname}: chronyd reported {count} records "
+                    f"(at most {MAX_RECORDS} expected)"
+                )
+            out = []
+            try:
+                for index in range(count - 1, -1, -1):
+                    request_address = _EMPTY
+                    if info.by_address:
+                        yield from self._exchange_steps(_STATS, False, index)
+                        request_address = _current_address(self.lanes[0].session)
+                    yield from self._exchange_steps(info, False, index)
+                    nfields = chrony_get_record_number_fields(self.lanes[0].session)
+                    if nfields > 0:
+                        out.append(_build(info, self.lanes[0].session, nfields, request_address))
+            except ChronyDataError as exc:
+                if exc.error_code != CHRONY_UNEXPECTED_STATUS:
+                    raise
+                cause = exc  # "no such source": a record counted but gone
+                continue
+            out.reverse()
+            if self.reopens != reopens or duplicate_sources(info.pyname, out):
+                continue
+            return out
+        raise list_changed_error(info.pyname) from cause
 
     def _exchange_steps(self, _ReportInfo info, bint count, int index):
         """Steps of :meth:`_exchange` (the same policy, waits yielded)."""
@@ -1096,11 +1179,12 @@ cdef inline int _next_index(Pipe *pipe) noexcept:
     while pipe.nspare > 0:
         pipe.nspare -= 1
         index = pipe.spare[pipe.nspare]
-        if index < pipe.stop:
+        if index > pipe.floor:
             return index
-    if pipe.next_index < pipe.stop:
-        pipe.next_index += 1
-        return pipe.next_index - 1
+    while pipe.remaining > 0:  # from the last index down (pychrony._source_list)
+        pipe.remaining -= 1
+        if pipe.remaining > pipe.floor:
+            return pipe.remaining
     return -1
 
 
