@@ -41,7 +41,7 @@ import os
 import types
 import weakref
 
-from pychrony import _errors, _fork
+from pychrony import _arguments, _errors, _fork
 from pychrony._source_list import LIST_READS, duplicate_sources, list_changed_error
 from pychrony.exceptions import (
     ChronyConnectionError,
@@ -1203,7 +1203,7 @@ cdef _ReportInfo _STATS = _INFOS["sourcestats"]
 
 cdef tuple _open_socket(target):
     """(fd, code): code is a negative errno when fd < 0."""
-    cdef bytes raw = target.encode() if target is not None else None
+    cdef bytes raw = os.fsencode(target) if target is not None else None
     cdef const char *address = NULL
     cdef int fd, err
     if raw is not None:
@@ -1270,10 +1270,9 @@ def open_session(address=None, timeout=1.0, attempts=3, window=None):
     cdef NativeSession session
     cdef chrony_err err
     cdef int fd = -1
-    if not (timeout > 0):
-        raise ChronyError(f"timeout must be a positive number of seconds, not {timeout!r}")
-    if attempts < 1:
-        raise ChronyError(f"attempts must be a positive integer, not {attempts!r}")
+    timeout = _arguments.check_seconds("timeout", timeout)
+    _arguments.check_attempts(attempts)
+    _arguments.check_address(address)
     if window is not None and not (
         isinstance(window, int) and not isinstance(window, bool) and 1 <= window <= MAX_WINDOW
     ):
