@@ -34,7 +34,7 @@ from typing import Any, Final, TypeAlias, TypeVar
 from . import _fork
 from . import registry as reg
 from ._address import Endpoint, candidates
-from ._errors import open_error, status_error, timeout_error
+from ._errors import open_error, path_length_error, reply_dir_error, status_error, timeout_error
 from ._source_list import LIST_READS, list_changed_error
 from ._wire import (
     COUNT_LAYOUT,
@@ -84,9 +84,10 @@ WINDOW: Final = 8
 _READS_PER_WAKE: Final = 2 * WINDOW
 #: Receive buffer: larger than any reply; a datagram filling it is oversized.
 _RECV_SIZE: Final = 2048
-#: Longest ``sun_path`` (108 bytes with the terminating NUL).
-_SUN_PATH_MAX: Final = 107
 _DIR_PREFIX: Final = "pychrony."
+#: What our reply socket's path adds to the directory of chronyd's socket:
+#: ``/pychrony.`` + mkdtemp's 8 random characters + ``/`` + 12 random + ``/sock``.
+_REPLY_SUFFIX: Final = 1 + len(_DIR_PREFIX) + 8 + 1 + 12 + len("/sock")
 _NAME_ALPHABET: Final = string.ascii_letters + string.digits
 _HEADER_LEN: Final = reg.RESPONSE_HEADER_LEN
 _unpack_key: Final = REPLY_KEY.unpack_from
@@ -245,8 +246,9 @@ class _ClientDir:
 
 
 def _open_unix(path: str) -> tuple[socket.socket, _ClientDir]:
-    if len(os.fsencode(path)) > _SUN_PATH_MAX:
-        raise ChronyConnectionError(f"chronyd socket path is too long for a Unix socket: {path}")
+    too_long = path_length_error(path, _REPLY_SUFFIX)
+    if too_long is not None:
+        raise too_long
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     client_dir: _ClientDir | None = None
     try:
@@ -259,16 +261,7 @@ def _open_unix(path: str) -> tuple[socket.socket, _ClientDir]:
         try:
             client_dir = _ClientDir(path)
         except PermissionError as exc:
-            raise ChronyPermissionError(
-                f"Permission denied creating pychrony's reply socket beside chronyd's socket "
-                f"in {os.path.dirname(path)}: like chronyc, pychrony needs to write there (run "
-                "as root or as chronyd's user), or use UDP (127.0.0.1) for the monitoring reports",
-                -errno.EACCES,
-            ) from exc
-        if len(os.fsencode(client_dir.socket_path)) > _SUN_PATH_MAX:
-            raise ChronyConnectionError(
-                f"chronyd socket path is too long to bind a reply socket beside it: {path}"
-            )
+            raise reply_dir_error(path) from exc
         sock.bind(client_dir.socket_path)
         client_dir.open_up()
         sock.setblocking(False)

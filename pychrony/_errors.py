@@ -15,7 +15,23 @@ from .exceptions import (
     ChronyTimeoutError,
 )
 
-__all__ = ["LibchronyError", "libchrony_error", "open_error", "status_error", "timeout_error"]
+__all__ = [
+    "LIBCHRONY_REPLY_SUFFIX",
+    "SUN_PATH_MAX",
+    "LibchronyError",
+    "libchrony_error",
+    "open_error",
+    "path_length_error",
+    "reply_dir_error",
+    "status_error",
+    "timeout_error",
+]
+
+#: Longest Unix socket path: ``sun_path`` holds 108 bytes with the terminating NUL.
+SUN_PATH_MAX = 107
+#: What libchrony adds to the directory of chronyd's socket for its reply socket:
+#: ``/libchrony.`` + 12 random characters + ``/`` + 16 random + ``/sock`` (socket.c).
+LIBCHRONY_REPLY_SUFFIX = 11 + 12 + 1 + 16 + 5
 
 
 class LibchronyError:
@@ -44,11 +60,60 @@ _PERMISSION_HINT = (
 )
 
 
+def path_length_error(path: str, reply_suffix: int) -> ChronyConnectionError | None:
+    """The error for a socket ``path`` too long for a Unix socket address, or whose
+    directory leaves no room for a reply socket ``reply_suffix`` bytes longer beside
+    it; None when both fit."""
+    length = len(os.fsencode(path))
+    if length > SUN_PATH_MAX:
+        return ChronyConnectionError(
+            f"chronyd socket path is too long for a Unix socket ({length} bytes, at most "
+            f"{SUN_PATH_MAX}): {path}",
+            -errno.ENAMETOOLONG,
+        )
+    directory = len(os.fsencode(os.path.dirname(path)))
+    longest = SUN_PATH_MAX - reply_suffix
+    if directory <= longest:
+        return None
+    return ChronyConnectionError(
+        f"chronyd socket path is too long to bind a reply socket beside it: its directory "
+        f"has {directory} bytes, at most {longest} fit (a Unix socket address holds "
+        f"{SUN_PATH_MAX} bytes, the reply socket's name takes {reply_suffix}): {path}",
+        -errno.ENAMETOOLONG,
+    )
+
+
+def reply_dir_error(path: str) -> ChronyPermissionError:
+    """The error for a directory of chronyd's socket ``path`` where the client may
+    not create its reply socket (the socket itself is accessible)."""
+    return ChronyPermissionError(
+        f"Permission denied creating the client's reply socket beside chronyd's socket in "
+        f"{os.path.dirname(path)}: chronyd's socket is accessible, but like chronyc a "
+        "client binds its reply socket in that directory and needs write permission there "
+        "(run as root or as chronyd's user), or use UDP (127.0.0.1) for the monitoring reports",
+        -errno.EACCES,
+    )
+
+
+def _socket_accessible(path: str) -> bool:
+    """Whether an unbound datagram socket may connect to ``path``."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
+
+
 def open_error(address: str, code: int) -> ChronyError:
     """The exception for failing to open a session to ``address`` (``code``: -errno)."""
     err = abs(code)
     reason = os.strerror(err) if err else "unknown error"
     if err in (errno.EACCES, errno.EPERM):
+        if address.startswith("/") and _socket_accessible(address):
+            return reply_dir_error(address)  # libchrony's mkdir() was refused
         return ChronyPermissionError(
             f"Permission denied for chronyd socket {address}: {_PERMISSION_HINT}", code
         )
@@ -70,7 +135,8 @@ def libchrony_error(code: int, report: str, stage: str, detail: str = "") -> Chr
     if code == e.UNAUTHORIZED:
         return ChronyPermissionError(
             f"chronyd refused {report}: not authorised (over UDP only monitoring "
-            "commands are open; use the Unix socket or chronyd's 'opencommands')" + note,
+            "commands are open; use the Unix socket, or from chrony 4.7 on chronyd's "
+            "'opencommands' directive, which older versions reject as invalid)" + note,
             code,
         )
     if code == e.DISABLED:

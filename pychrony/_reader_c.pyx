@@ -1279,6 +1279,14 @@ def open_session(address=None, timeout=1.0, attempts=3, window=None):
         raise ChronyError(f"window must be an integer from 1 to {MAX_WINDOW}, not {window!r}")
     first_error = None
     for target, is_unix in _targets(address):
+        # libchrony says only "Invalid argument" for a path too long for its reply socket.
+        too_long = None
+        if is_unix:
+            too_long = _errors.path_length_error(target, _errors.LIBCHRONY_REPLY_SUFFIX)
+        if too_long is not None:
+            if first_error is None:
+                first_error = too_long
+            continue
         fd, code = _open_socket(target)
         if fd >= 0:
             break

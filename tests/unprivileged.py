@@ -16,13 +16,15 @@ NOBODY = 65534
 _ROOT = str(Path(__file__).resolve().parent.parent)
 
 
-def _setpriv(python: str, code: str, timeout: float) -> subprocess.CompletedProcess[str]:
+def _setpriv(
+    python: str, code: str, timeout: float, native: bool = False
+) -> subprocess.CompletedProcess[str]:
     command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
     return subprocess.run(
         [*command, python, "-c", code],
         capture_output=True,
         text=True,
-        env=dict(os.environ, PYTHONPATH=_ROOT, PYCHRONY_NO_EXTENSIONS="1"),
+        env=dict(os.environ, PYTHONPATH=_ROOT, PYCHRONY_NO_EXTENSIONS="0" if native else "1"),
         cwd="/",
         timeout=timeout,
     )
@@ -39,9 +41,12 @@ def _interpreter() -> str | None:
     return None
 
 
-def run_as_nobody(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` as nobody with this checkout importable; skip where impossible."""
+def run_as_nobody(
+    code: str, timeout: float = 60, *, native: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` as nobody with this checkout importable (``native``: with its
+    extension, else the Python backend only); skip where impossible."""
     python = _interpreter()
     if python is None:
         pytest.skip("needs root, setpriv and a Python interpreter that nobody may run")
-    return _setpriv(python, code, timeout)
+    return _setpriv(python, code, timeout, native)
