@@ -61,9 +61,10 @@ _PERMISSION_HINT = (
 
 
 def path_length_error(path: str, reply_suffix: int) -> ChronyConnectionError | None:
-    """The error for a socket ``path`` too long for a Unix socket address, or whose
-    directory leaves no room for a reply socket ``reply_suffix`` bytes longer beside
-    it; None when both fit."""
+    """The error for a socket ``path`` too long for a Unix socket address, or, when
+    ``path`` is a socket, whose directory leaves no room for a reply socket
+    ``reply_suffix`` bytes longer beside it; None when both fit. (A path that is
+    no socket fails at connecting, as in libchrony.)"""
     length = len(os.fsencode(path))
     if length > SUN_PATH_MAX:
         return ChronyConnectionError(
@@ -73,7 +74,7 @@ def path_length_error(path: str, reply_suffix: int) -> ChronyConnectionError | N
         )
     directory = len(os.fsencode(os.path.dirname(path)))
     longest = SUN_PATH_MAX - reply_suffix
-    if directory <= longest:
+    if directory <= longest or not _is_socket(path):
         return None
     return ChronyConnectionError(
         f"chronyd socket path is too long to bind a reply socket beside it: its directory "
@@ -81,6 +82,15 @@ def path_length_error(path: str, reply_suffix: int) -> ChronyConnectionError | N
         f"{SUN_PATH_MAX} bytes, the reply socket's name takes {reply_suffix}): {path}",
         -errno.ENAMETOOLONG,
     )
+
+
+def _is_socket(path: str) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def reply_dir_error(path: str) -> ChronyPermissionError:
