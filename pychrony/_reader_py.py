@@ -69,9 +69,11 @@ def read_records(session: Session, report: Report) -> list[Any]:
     for _ in range(LIST_READS):
         count = session.record_count(report)
         out = _read_counted(session, report, count)
-        if list_changed is None or not list_changed(
-            report, count, duplicate_sources(report.name, out)
-        ):
+        duplicates = duplicate_sources(report.name, out)
+        if list_changed is None:  # a session that cannot tell more (a mock)
+            if not duplicates:
+                return out
+        elif not list_changed(report, count, duplicates):
             return out
     raise list_changed_error(report.name)
 

@@ -10,7 +10,8 @@ read is the one counted) or shifts into it a source already read: it is
 listed twice. Additions land past the counted indexes. A read is therefore
 read again, from the count, when it saw
 
-- a source listed twice (:func:`duplicate_sources`);
+- a source listed twice (:func:`duplicate_sources`; chronyd takes one NTP source
+  per IP address, ``ntp_sources.c`` ``NSR_AddSource``);
 - a counted record gone ("no such source": removed before it was read);
 - a reconnect (a restarted chronyd, perhaps with another configuration);
 - a request resent or moved to another socket (the order is lost): unless the
@@ -56,7 +57,7 @@ def duplicate_sources(report: str, records: list[Any]) -> bool:
     if len(set(names)) == len(names):  # the common case
         return False
     if report == "sources":
-        addresses = [r.address for r in records if r.mode is not _REFCLOCK]
+        addresses = [r.address for r in records if r.mode is not _REFCLOCK and r.address]
     else:  # a refclock's name is its reference ID: never an address but in
         # a config that gives it non-ASCII bytes (shown as a dotted quad)
         addresses = [name for name in names if ":" in name or name.count(".") == 3]

@@ -444,7 +444,7 @@ def test_window_1_and_8_agree_on_every_report(native, scenario, name):
 def test_pipelined_read_fails_with_the_highest_failing_index(native, scenario):
     # Record 40 is bad in one way, record 9 in another: reading one by one (the last
     # first, pychrony._source_list) meets 40 first.
-    bad40 = replace_field(MANY, "sources", "stratum", 17, 40)
+    bad40 = replace_field(MANY, "sources", "reachability", 300, 40)
     sources = list(bad40.records["sources"])
     sources[9] = replace_field(MANY, "sources", "mode", 9, 9).records["sources"][9]
     state = ScriptedState({**bad40.records, "sources": sources}, bad40.disabled)
@@ -459,7 +459,7 @@ def test_pipelined_read_fails_with_the_highest_failing_index(native, scenario):
         assert len(native.read_report(session, REPORTS_BY_NAME["sourcestats"])) == 64
         session.close()
     assert messages[0] == messages[1]
-    assert "stratum" in messages[0]
+    assert "reachability" in messages[0]
 
 
 @pytest.mark.parametrize(

@@ -65,7 +65,8 @@ def test_socket_path_too_long_for_any_unix_socket(backend):
 
 def test_reply_socket_directory_not_writable(lab, backend):
     """chronyd's socket reachable by nobody (its directories 0711 and 0755, the
-    socket 0666), its directory not writable: the message says the client's reply socket cannot be created there."""
+    socket 0666), its directory not writable: the message says that the client's
+    reply socket cannot be created there."""
     directory = os.path.dirname(lab.socket_path)
     os.chmod(lab.base_dir, 0o711)
     os.chmod(directory, 0o755)  # chronyd checks its directory only when it starts
