@@ -23,12 +23,13 @@ After :data:`LIST_READS` reads that each saw a change it raises
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, Final
 
 from .exceptions import ChronyDataError
 from .models import SourceMode
 
-__all__ = ["LIST_READS", "duplicate_sources", "list_changed_error"]
+__all__ = ["LIST_READS", "SOURCE_ATTR", "duplicate_sources", "list_changed_error"]
 
 #: Reads of a multi-record report before giving up on a list that keeps changing:
 #: one and three retries, as pychrony 2.0.3.
@@ -36,13 +37,14 @@ LIST_READS: Final = 4
 
 _REFCLOCK: Final = SourceMode.REFCLOCK
 #: The attribute naming each record's source, per list report.
-_SOURCE_ATTR: Final = {
+SOURCE_ATTR: Final = {
     "sources": "address",
     "sourcestats": "address",
     "selectdata": "address",
     "ntpdata": "remote_address",
     "authdata": "address",
 }
+_GETTERS: Final = {report: attrgetter(attr) for report, attr in SOURCE_ATTR.items()}
 
 
 def duplicate_sources(report: str, records: list[Any]) -> bool:
@@ -50,10 +52,10 @@ def duplicate_sources(report: str, records: list[Any]) -> bool:
     reference ID, may share one: they are not counted)."""
     if len(records) < 2:
         return False
-    attr = _SOURCE_ATTR.get(report)
-    if attr is None:
+    getter = _GETTERS.get(report)
+    if getter is None:
         return False
-    names = [getattr(r, attr) for r in records]
+    names = list(map(getter, records))
     if len(set(names)) == len(names):  # the common case
         return False
     if report == "sources":
