@@ -83,9 +83,11 @@ def candidates(address: str | None) -> tuple[Endpoint, ...]:
 
 
 def _port(text: str, address: str) -> int:
-    if text.isdigit() and 0 < int(text) < 65536:
+    if text.isascii() and text.isdigit() and 0 < int(text) < 65536:  # "²".isdigit() too
         return int(text)
-    raise ChronyConnectionError(f"Invalid port in chronyd address {address!r}")
+    raise ChronyConnectionError(
+        f"Invalid port in chronyd address {address!r}: expected 1 to 65535 in ASCII digits"
+    )
 
 
 class _Closable(Protocol):

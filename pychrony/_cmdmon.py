@@ -31,9 +31,11 @@ from secrets import choice
 from time import monotonic
 from typing import Any, Final, TypeAlias, TypeVar
 
+from . import _fork
 from . import registry as reg
 from ._address import Endpoint, candidates, first_reachable
-from ._errors import open_error, status_error, timeout_error
+from ._errors import open_error, path_length_error, reply_dir_error, status_error, timeout_error
+from ._source_list import LIST_READS, list_changed_error
 from ._wire import (
     COUNT_LAYOUT,
     NAME_REQUEST_LENGTH,
@@ -54,7 +56,6 @@ from ._wire import (
 from .exceptions import (
     ChronyConnectionError,
     ChronyError,
-    ChronyPermissionError,
     ChronyTimeoutError,
 )
 from .models import SourceMode
@@ -82,9 +83,10 @@ WINDOW: Final = 8
 _READS_PER_WAKE: Final = 2 * WINDOW
 #: Receive buffer: larger than any reply; a datagram filling it is oversized.
 _RECV_SIZE: Final = 2048
-#: Longest ``sun_path`` (108 bytes with the terminating NUL).
-_SUN_PATH_MAX: Final = 107
 _DIR_PREFIX: Final = "pychrony."
+#: What our reply socket's path adds to the directory of chronyd's socket:
+#: ``/pychrony.`` + mkdtemp's 8 random characters + ``/`` + 12 random + ``/sock``.
+_REPLY_SUFFIX: Final = 1 + len(_DIR_PREFIX) + 8 + 1 + 12 + len("/sock")
 _NAME_ALPHABET: Final = string.ascii_letters + string.digits
 _HEADER_LEN: Final = reg.RESPONSE_HEADER_LEN
 _unpack_key: Final = REPLY_KEY.unpack_from
@@ -215,8 +217,9 @@ class _ClientDir:
 
 
 def _open_unix(path: str) -> tuple[socket.socket, _ClientDir]:
-    if len(os.fsencode(path)) > _SUN_PATH_MAX:
-        raise ChronyConnectionError(f"chronyd socket path is too long for a Unix socket: {path}")
+    too_long = path_length_error(path, _REPLY_SUFFIX)
+    if too_long is not None:
+        raise too_long
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     client_dir: _ClientDir | None = None
     try:
@@ -229,16 +232,7 @@ def _open_unix(path: str) -> tuple[socket.socket, _ClientDir]:
         try:
             client_dir = _ClientDir(path)
         except PermissionError as exc:
-            raise ChronyPermissionError(
-                f"Permission denied creating pychrony's reply socket beside chronyd's socket "
-                f"in {os.path.dirname(path)}: like chronyc, pychrony needs to write there (run "
-                "as root or as chronyd's user), or use UDP (127.0.0.1) for the monitoring reports",
-                -errno.EACCES,
-            ) from exc
-        if len(os.fsencode(client_dir.socket_path)) > _SUN_PATH_MAX:
-            raise ChronyConnectionError(
-                f"chronyd socket path is too long to bind a reply socket beside it: {path}"
-            )
+            raise reply_dir_error(path) from exc
         sock.bind(client_dir.socket_path)
         client_dir.open_up()
         sock.setblocking(False)
@@ -409,6 +403,29 @@ class CmdmonSession:
         self.timeout = timeout
         self.attempts = attempts
         self.window = window
+        self._attach(sock, client_dir)
+        self._inherited = False  # a forked child's copy, until it opens its own socket
+        _fork.track(self)
+        self._record: _Record | None = None
+        #: single_reply()'s reply, made the current record only when a getter asks.
+        self._single: tuple[Layout, bytes] | None = None
+        self._prefetched: tuple[Report, dict[int, _Record | None]] | None = None
+        #: see load_steps(): the report, its count, whether its list kept changing
+        self._loaded: tuple[Report, int, bool] | None = None
+        self._verdict: bool | None = None  # load_steps()'s, for list_changed()
+        # What the read under way saw (see list_changed()).
+        self._reconnects = 0  # reconnects of this session, ever
+        self._read_mark = 0  # ... when the read began
+        self._vanished = False  # a counted record was gone ("no such source")
+        self._unordered = False  # records not requested from the last down (resends)
+        self._keep_prefetched = False
+        self._names: bool | None = None  # does chronyd answer source-name requests?
+        self._known_names: dict[bytes, str | None] = {}  # by raw address
+        #: False: fetch records one round trip at a time (for comparisons).
+        self.pipelining = True
+
+    def _attach(self, sock: socket.socket, client_dir: _ClientDir | None) -> None:
+        """Make ``sock`` (bound in ``client_dir``, if a Unix socket) the session's."""
         self._sock = sock
         self._pollers: dict[int, select.poll] = {}
         for events in (POLLIN, POLLOUT, POLLIN | POLLOUT):
@@ -416,17 +433,28 @@ class CmdmonSession:
             self._pollers[events].register(sock, events)
         self._poll_in = self._pollers[POLLIN].poll
         self._finalizer = weakref.finalize(self, _discard, sock, client_dir)
+        _fork.clean_up_at_exit(self, self._finalizer)
         self._open = True  # until close(): cheaper to ask than the finalizer
-        self._record: _Record | None = None
-        #: single_reply()'s reply, made the current record only when a getter asks.
-        self._single: tuple[Layout, bytes] | None = None
-        self._prefetched: tuple[Report, dict[int, _Record | None]] | None = None
-        self._loaded: tuple[Report, int] | None = None  # see load_steps()
-        self._keep_prefetched = False
-        self._names: bool | None = None  # does chronyd answer source-name requests?
-        self._known_names: dict[bytes, str | None] = {}  # by raw address
-        #: False: fetch records one round trip at a time (for comparisons).
-        self.pipelining = True
+
+    def forked(self) -> None:
+        """In a forked child (:mod:`pychrony._fork`): the socket is the parent's, so
+        the next call opens one of the child's own (see :meth:`_check_open`)."""
+        if self._open:
+            self._open = False
+            self._inherited = True
+
+    def _reopen_inherited(self) -> None:
+        """A forked child's first use: drop the parent's socket, open our own."""
+        # Closes the child's copy of the descriptor; the reply socket's files are
+        # the parent's and stay (_ClientDir.remove checks the pid).
+        self._finalizer()
+        self._record = self._prefetched = self._single = self._loaded = None
+        endpoint = self.endpoint
+        if endpoint.path is not None:
+            self._attach(*_open_unix(endpoint.path))
+        else:
+            self._attach(_open_udp(str(endpoint.host), endpoint.port), None)
+        self._inherited = False
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -435,11 +463,11 @@ class CmdmonSession:
     @property
     def closed(self) -> bool:
         """True after :meth:`close`."""
-        return not self._open
+        return not self._open and not self._inherited
 
     def close(self) -> None:
         """Close the socket and remove its files; idempotent."""
-        self._open = False
+        self._open = self._inherited = False
         self._finalizer()
         self._record = None
         self._prefetched = None
@@ -451,10 +479,13 @@ class CmdmonSession:
         loaded, self._loaded = self._loaded, None
         if loaded is not None and loaded[0] is report:
             self._keep_prefetched = True  # the reader's prefetch() has nothing to do
+            self._verdict = loaded[2]
             return loaded[1]
         self._keep_prefetched = False
+        self._verdict = None
         if report.count_request is None:
             return 1
+        self._begin_read()
         reply = self._exchange(report.count_request, b"", _COUNT_PACK, _COUNT_WHAT)
         return self._count_of(report, *reply)
 
@@ -472,6 +503,47 @@ class CmdmonSession:
         if layout is None:  # "no such source" as the answer to a count: a bad reply
             raise status_error(ReplyHeader._make(header).status, report.name)
         return int(layout.decode(datagram)[0])
+
+    # -- a source list changing under a read (pychrony._source_list) -----------
+
+    def _begin_read(self) -> None:
+        self._read_mark = self._reconnects
+        self._vanished = self._unordered = False
+
+    def list_changed(self, report: Report, count: int, duplicates: bool) -> bool:
+        """Whether chronyd's source list changed under the read of ``report`` that
+        began at :meth:`record_count` and counted ``count`` records (``duplicates``:
+        the reader found a source listed twice): True means read again. After
+        :meth:`load_steps`, which read again itself, a change raises instead."""
+        verdict, self._verdict = self._verdict, None
+        if verdict is not None:
+            if verdict or duplicates:
+                raise list_changed_error(report.name)
+            return False
+        if duplicates:
+            return True
+        changed = self._seen_change(count)
+        if changed is None:
+            assert report.count_request is not None
+            reply = self._exchange(report.count_request, b"", _COUNT_PACK, _COUNT_WHAT)
+            changed = self._count_of(report, *reply) != count
+        return changed
+
+    def _changed_steps(self, report: Report, count: int) -> Steps[bool]:
+        """Steps of :meth:`list_changed` (without the duplicates, seen by the reader)."""
+        changed = self._seen_change(count)
+        if changed is None:
+            changed = (yield from self._count_steps(report)) != count
+        return changed
+
+    def _seen_change(self, count: int) -> bool | None:
+        """Whether the read of ``count`` records saw the list change; None: it cannot
+        tell without asking the count again (records read out of order)."""
+        if self._vanished or self._reconnects != self._read_mark:
+            return True
+        if self._unordered and count > 1:
+            return None
+        return False
 
     def request_record(self, report: Report, index: int) -> bool:
         """Make record ``index`` current; False when it has no data (a refclock in
@@ -531,6 +603,7 @@ class CmdmonSession:
         for index in range(count):
             record = records.pop(index, _UNKNOWN)
             if record is _UNKNOWN:
+                self._unordered = True  # from the first up (list_changed() asks again)
                 record = self._fetch(report, index)
             if record is not None and not record.named and report is _SOURCES:
                 self._name(record)
@@ -618,7 +691,7 @@ class CmdmonSession:
         kind = _STATS if report.record_arg is _BY_ADDRESS else _RECORD
         command = first.record_request
         pack = _INDEX_PACKS[first.name]
-        for index in range(count):
+        for index in range(count - 1, -1, -1):  # the last first: pychrony._source_list
             jobs.append(_Job(kind, index, command, _index_data(index), pack))
         layouts = REPORT_LAYOUTS[report.name]
 
@@ -640,7 +713,11 @@ class CmdmonSession:
                 return
             # _decode_record(), inlined (~800 instructions per record less)
             layout = check_reply(report.name, header, datagram, layouts)
-            record = None if layout is None else _Record(layout, datagram, job.address)
+            if layout is None:
+                self._vanished = True  # the source went away after it was counted
+                record = None
+            else:
+                record = _Record(layout, datagram, job.address)
             records[job.index] = record
             if record is not None and report is _SOURCES:
                 address = self._name_address(record)
@@ -656,26 +733,35 @@ class CmdmonSession:
 
         For a driver other than poll() (pychrony.aio): once they ran, reading
         the report makes no I/O — :meth:`record_count`, :meth:`prefetch`,
-        :meth:`request_record` and :meth:`source_name` answer from memory.
+        :meth:`request_record`, :meth:`source_name` and :meth:`list_changed`
+        answer from memory. A list that changed under the read is read again
+        here, as the reader would.
         """
         self._loaded = None
         self._prefetched = None
         records: dict[int, _Record | None] = {}
+        changed = False
         if report.count_request is None:
             count = 1
             records[0] = yield from self._fetch_steps(report, 0)
         else:
-            count = yield from self._count_steps(report)
-            if not 0 <= count <= reg.MAX_RECORDS:
-                self._loaded = (report, count)  # the reader rejects it, nothing fetched
-                return
-            if count > 0 and self.pipelining:
-                yield from self._prefetch_steps(report, count)
-                assert self._prefetched is not None
-                records = self._prefetched[1]
-            else:
-                for index in range(max(count, 0)):
-                    records[index] = yield from self._fetch_steps(report, index)
+            for _ in range(LIST_READS):
+                self._begin_read()
+                count = yield from self._count_steps(report)
+                if not 0 <= count <= reg.MAX_RECORDS:
+                    self._loaded = (report, count, False)  # the reader rejects it
+                    return
+                records = {}
+                if count > 0 and self.pipelining:
+                    yield from self._prefetch_steps(report, count)
+                    assert self._prefetched is not None
+                    records = self._prefetched[1]
+                else:  # one at a time, the last first: in order
+                    for index in range(count - 1, -1, -1):
+                        records[index] = yield from self._fetch_steps(report, index)
+                changed = yield from self._changed_steps(report, count)
+                if not changed:
+                    break
         if report is _SOURCES:
             for record in records.values():
                 if record is not None and not record.named:
@@ -683,7 +769,7 @@ class CmdmonSession:
                     if address is not None:
                         yield from self._name_steps(record, address)
         self._prefetched = (report, records)
-        self._loaded = (report, count)
+        self._loaded = (report, count, changed)
 
     def fileno(self) -> int:
         """The socket's descriptor (for an event loop's reader)."""
@@ -740,13 +826,13 @@ class CmdmonSession:
             return b"", _PLAIN_PACKS[report.name]
         return _index_data(index), _INDEX_PACKS[report.name]
 
-    @staticmethod
     def _decode_record(
-        report: Report, header: ReplyKey, datagram: bytes, address: str = ""
+        self, report: Report, header: ReplyKey, datagram: bytes, address: str = ""
     ) -> _Record | None:
         layout = check_reply(report.name, header, datagram, REPORT_LAYOUTS[report.name])
         if layout is None:
-            return None  # the source went away after it was counted
+            self._vanished = True  # the source went away after it was counted
+            return None
         return _Record(layout, datagram, address)
 
     @staticmethod
@@ -841,7 +927,7 @@ class CmdmonSession:
         :meth:`_exchange_steps` with that attempt counted as made.
         """
         if not self._open:
-            self._check_open()  # raises
+            self._check_open()  # raises (or opens a forked child's own socket)
         sock = self._sock
         sequence = getrandbits(32)
         deadline = monotonic() + self.timeout
@@ -953,6 +1039,7 @@ class CmdmonSession:
             if not expired:
                 continue
             expires = now + timeout
+            self._unordered = True
             for job in expired:
                 job.attempt += 1
                 if job.attempt >= self.attempts:
@@ -1019,6 +1106,8 @@ class CmdmonSession:
         return key, datagram
 
     def _check_open(self) -> socket.socket:
+        if self._inherited:
+            self._reopen_inherited()
         if not self._open:
             raise ChronyConnectionError(f"The session to chronyd at {self.address} is closed")
         return self._sock
@@ -1031,6 +1120,7 @@ class CmdmonSession:
             self._sock.connect(path)
         except OSError as again:
             raise open_error(path, -(again.errno or errno.EIO)) from exc
+        self._reconnects += 1  # records read before may be another chronyd's
 
     def _io_error(self, exc: OSError) -> ChronyConnectionError:
         if isinstance(exc, ConnectionRefusedError):

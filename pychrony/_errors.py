@@ -18,6 +18,8 @@ from .exceptions import (
 )
 
 __all__ = [
+    "LIBCHRONY_REPLY_SUFFIX",
+    "SUN_PATH_MAX",
     "FieldRef",
     "LibchronyError",
     "auto_detect_error",
@@ -27,10 +29,18 @@ __all__ = [
     "not_finite",
     "open_error",
     "out_of_range",
+    "path_length_error",
+    "reply_dir_error",
     "status_error",
     "timeout_error",
     "unknown_value",
 ]
+
+#: Longest Unix socket path: ``sun_path`` holds 108 bytes with the terminating NUL.
+SUN_PATH_MAX = 107
+#: What libchrony adds to the directory of chronyd's socket for its reply socket:
+#: ``/libchrony.`` + 12 random characters + ``/`` + 16 random + ``/sock`` (socket.c).
+LIBCHRONY_REPLY_SUFFIX = 11 + 12 + 1 + 16 + 5
 
 
 class LibchronyError:
@@ -61,11 +71,70 @@ _PERMISSION_HINT = (
 )
 
 
+def path_length_error(path: str, reply_suffix: int) -> ChronyConnectionError | None:
+    """The error for a socket ``path`` too long for a Unix socket address, or, when
+    ``path`` is a socket, whose directory leaves no room for a reply socket
+    ``reply_suffix`` bytes longer beside it; None when both fit. (A path that is
+    no socket fails at connecting, as in libchrony.)"""
+    length = len(os.fsencode(path))
+    if length > SUN_PATH_MAX:
+        return ChronyConnectionError(
+            f"chronyd socket path is too long for a Unix socket ({length} bytes, at most "
+            f"{SUN_PATH_MAX}): {path}",
+            -errno.ENAMETOOLONG,
+        )
+    directory = len(os.fsencode(os.path.dirname(path)))
+    longest = SUN_PATH_MAX - reply_suffix
+    if directory <= longest or not _is_socket(path):
+        return None
+    return ChronyConnectionError(
+        f"chronyd socket path is too long to bind a reply socket beside it: its directory "
+        f"has {directory} bytes, at most {longest} fit (a Unix socket address holds "
+        f"{SUN_PATH_MAX} bytes, the reply socket's name takes {reply_suffix}): {path}",
+        -errno.ENAMETOOLONG,
+    )
+
+
+def _is_socket(path: str) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def reply_dir_error(path: str) -> ChronyPermissionError:
+    """The error for a directory of chronyd's socket ``path`` where the client may
+    not create its reply socket (the socket itself is accessible)."""
+    return ChronyPermissionError(
+        f"Permission denied creating the client's reply socket beside chronyd's socket in "
+        f"{os.path.dirname(path)}: chronyd's socket is accessible, but like chronyc a "
+        "client binds its reply socket in that directory and needs write permission there "
+        "(run as root or as chronyd's user), or use UDP (127.0.0.1) for the monitoring reports",
+        -errno.EACCES,
+    )
+
+
+def _socket_accessible(path: str) -> bool:
+    """Whether an unbound datagram socket may connect to ``path``."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
+
+
 def open_error(address: str, code: int) -> ChronyError:
     """The exception for failing to open a session to ``address`` (``code``: -errno)."""
     err = abs(code)
     reason = os.strerror(err) if err else "unknown error"
     if err in (errno.EACCES, errno.EPERM):
+        if address.startswith("/") and _socket_accessible(address):
+            return reply_dir_error(address)  # libchrony's mkdir() was refused
         return ChronyPermissionError(
             f"Permission denied connecting to {address}: {_PERMISSION_HINT}", code
         )
@@ -88,7 +157,8 @@ def libchrony_error(code: int, report: str, stage: str, detail: str = "") -> Chr
     if code == e.UNAUTHORIZED:
         return ChronyPermissionError(
             f"chronyd refused {report}: not authorised (over UDP only monitoring "
-            "commands are open; use the Unix socket or chronyd's 'opencommands')" + note,
+            "commands are open; use the Unix socket, or from chrony 4.7 on chronyd's "
+            "'opencommands' directive, which older versions reject as invalid)" + note,
             code,
         )
     if code == e.DISABLED:

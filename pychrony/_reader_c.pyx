@@ -31,14 +31,18 @@ from libc.stdio cimport snprintf
 from libc.stdlib cimport calloc, free
 from libc.string cimport strcmp, strlen
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
+from posix.unistd cimport close as close_fd
 
 from pychrony._libchrony cimport *
 
 import dataclasses
+import functools
 import os
 import types
+import weakref
 
-from pychrony import _errors
+from pychrony import _arguments, _errors, _fork
+from pychrony._source_list import LIST_READS, SOURCE_ATTR, duplicate_sources, list_changed_error
 from pychrony.exceptions import (
     ChronyConnectionError,
     ChronyDataError,
@@ -59,6 +63,11 @@ cdef extern from "<poll.h>" nogil:
     int poll(pollfd *fds, unsigned long nfds, int timeout)
     enum: POLLIN
     enum: POLLOUT
+
+
+cdef extern from "<pthread.h>" nogil:
+    int pthread_atfork(void (*prepare)() noexcept nogil, void (*parent)() noexcept nogil,
+                       void (*child)() noexcept nogil)
 
 
 cdef extern from "<dlfcn.h>" nogil:
@@ -91,10 +100,17 @@ cdef extern from *:
         Py_INCREF(value);
         *(PyObject **)((char *)obj + offset) = value;
     }
+    /* The value in a filled slot (a new reference). */
+    static PyObject *pychrony_slot_value(PyObject *obj, Py_ssize_t offset) {
+        PyObject *value = *(PyObject **)((char *)obj + offset);
+        Py_INCREF(value);
+        return value;
+    }
     """
     object pychrony_alloc(object type)
     Py_ssize_t pychrony_slot_offset(object descr)
     void pychrony_fill_slot(object obj, Py_ssize_t offset, object value)
+    object pychrony_slot_value(object obj, Py_ssize_t offset)
 
 
 # -- constants -------------------------------------------------------------------
@@ -147,6 +163,31 @@ cdef struct Step:
 _SIGNED_BITS = {Wire.INT16: 16, Wire.INT8: 8}
 _MEMBER_DESCRIPTOR = types.MemberDescriptorType
 cdef str _EMPTY = ""
+
+
+# -- fork ------------------------------------------------------------------------
+
+# Forks this process descends from since the module was loaded: bumped in every
+# child (pthread_atfork, so os.fork(), multiprocessing and C-level forks alike). A
+# session opened under another count is a parent's (see NativeSession._enter): one
+# integer compare per call, where getpid() would be a system call.
+cdef unsigned long _forks = 0
+
+
+cdef void _count_fork() noexcept nogil:
+    global _forks
+    _forks += 1
+
+
+if pthread_atfork(NULL, NULL, _count_fork) != 0:
+    raise ImportError("pthread_atfork() failed: pychrony cannot tell a forked child")
+
+
+def _close_if_alive(ref):
+    """multiprocessing's exit hook for a session (pychrony._fork.clean_up_at_exit)."""
+    session = ref()
+    if session is not None:
+        session.close()
 
 
 # -- small helpers -----------------------------------------------------------------
@@ -243,6 +284,7 @@ cdef class _ReportInfo:
     cdef dict sources      # attribute -> Field or Derived
     cdef list plans
     cdef bint slots_ok     # the model can be filled slot by slot
+    cdef Py_ssize_t source_slot  # where records keep their source's name; 0: no slot
 
     def __init__(self, report):
         self.report = report
@@ -268,6 +310,25 @@ cdef class _ReportInfo:
                 for f in dataclasses.fields(model)
             )
         )
+        self.source_slot = 0
+        attr = SOURCE_ATTR.get(report.name)
+        if self.slots_ok and attr is not None:
+            self.source_slot = max(0, pychrony_slot_offset(model.__dict__[attr]))
+
+
+cdef bint _duplicates(_ReportInfo info, list records) except -1:
+    """duplicate_sources(), its common answer (no two names alike) found in C."""
+    cdef Py_ssize_t n = len(records)
+    cdef set names
+    if n < 2:
+        return False
+    if info.source_slot > 0:
+        names = set()
+        for record in records:
+            names.add(pychrony_slot_value(record, info.source_slot))
+        if len(names) == n:
+            return False
+    return duplicate_sources(info.pyname, records)
 
 
 cdef int _index(chrony_session *cs, field):
@@ -552,8 +613,8 @@ cdef struct Lane:
 
 cdef struct Pipe:
     # The bookkeeping of one pipelined read.
-    int next_index     # the next index never handed out
-    int stop           # the lowest failed index: no index from here on is fetched
+    int remaining      # indexes never handed out: 0..remaining-1 (handed from the top)
+    int floor          # the highest failed index: no index from here down is fetched
     int nspare         # indexes taken back from dropped lanes, to hand out again
     int spare[MAX_WINDOW]
 
@@ -573,9 +634,14 @@ cdef class NativeSession:
     cdef readonly double timeout
     cdef readonly int attempts
     cdef readonly int window
+    cdef unsigned long forks   # _forks when the lanes were opened: else a parent's
+    # What the read under way saw of chronyd's source list (pychrony._source_list).
+    cdef unsigned long reopens  # main-socket reopens, ever (a restarted chronyd?)
+    cdef bint resent           # a pipelined request was resent: out of order
     cdef bint busy
     cdef bint close_requested
     cdef bint closed_by_user   # else a NULL session is a broken one, reopened on use
+    cdef object __weakref__
 
     def __cinit__(self):
         cdef int i
@@ -584,6 +650,7 @@ cdef class NativeSession:
             self.lanes[i].fd = -1
             self.lanes[i].index = -1
         self.window = 1
+        self.forks = _forks
 
     def __dealloc__(self):
         self._release()
@@ -594,7 +661,10 @@ cdef class NativeSession:
             chrony_deinit_session(lane.session)
             lane.session = NULL
         if lane.fd >= 0:
-            chrony_close_socket(lane.fd)  # also removes libchrony's client socket file
+            if self.forks == _forks:
+                chrony_close_socket(lane.fd)  # also removes libchrony's client socket file
+            else:  # a forked child's copy: the socket file and directories are the parent's
+                close_fd(lane.fd)
             lane.fd = -1
 
     cdef void _close_extra_lanes(self) noexcept:
@@ -628,7 +698,7 @@ cdef class NativeSession:
     def close(self) -> None:
         """Close the session and its sockets; idempotent."""
         self.closed_by_user = True
-        if self.busy:  # another thread is waiting on the socket: it closes it
+        if self.busy and self.forks == _forks:  # another thread is waiting on the socket: it closes it
             self.close_requested = True
         else:
             self._release()
@@ -642,7 +712,21 @@ cdef class NativeSession:
         state = "closed" if self.closed_by_user else f"fd={self.lanes[0].fd}"
         return f"<NativeSession {self.address} {state}>"
 
+    cdef int _adopt(self) except -1:
+        """In a forked child: close the parent's lanes (leaving its files alone) and
+        open the child's own socket. Its sequence numbers are drawn from a new
+        /dev/urandom stream: the inherited one's buffer is the parent's too."""
+        self._release()
+        self.forks = _forks
+        self.busy = self.close_requested = False  # the parent's call, not ours
+        if not self.closed_by_user:
+            self._open_lane(0, True)
+            _fork.clean_up_at_exit(self, functools.partial(_close_if_alive, weakref.ref(self)))
+        return 0
+
     cdef int _enter(self) except -1:
+        if self.forks != _forks:
+            self._adopt()
         if self.closed_by_user:
             raise ChronyConnectionError("The libchrony session is closed")
         if self.busy:
@@ -694,6 +778,7 @@ cdef class NativeSession:
         """Replace the main lane's broken socket (chronyd restarted) by a new one."""
         self._close_lane(0)
         self._open_lane(0, True)
+        self.reopens += 1
         return 0
 
     # The sockets are non-blocking (see _open_socket): a request that finds
@@ -772,19 +857,55 @@ cdef class NativeSession:
                     )
 
     cdef list _read_records(self, _ReportInfo info):
-        cdef int count, index, nfields
-        cdef chrony_session *cs
-        cdef list out = []
-        request_address = _EMPTY
+        """Every record of ``info``, read again while chronyd's source list changes
+        under the read (see pychrony._source_list), at most LIST_READS times."""
+        cdef int count, attempt
+        cdef unsigned long reopens
+        cdef list out
+        cause = None
+        for attempt in range(LIST_READS):
+            self.resent = False
+            reopens = self.reopens
+            count = self._count(info)
+            try:
+                if count > 1 and self.window > 1:
+                    out = self._read_pipelined(info, count)
+                else:
+                    out = self._read_in_turn(info, count)
+            except ChronyDataError as exc:
+                # chronyd's "no such source" (libchrony: an unexpected status): a
+                # record counted but gone.
+                if exc.error_code != CHRONY_UNEXPECTED_STATUS:
+                    raise
+                cause = exc
+                continue
+            if self.reopens != reopens or _duplicates(info, out):
+                continue
+            # Read out of order (resends): the count asked again must agree.
+            if self.resent and self._count(info) != count:
+                continue
+            return out
+        raise list_changed_error(info.pyname) from cause
+
+    cdef int _count(self, _ReportInfo info) except -1:
+        """The number of records of ``info`` chronyd reports (bounded)."""
+        cdef int count
         self._exchange(info, True, 0)
         count = chrony_get_report_number_records(self.lanes[0].session)
         if not 0 <= count <= MAX_RECORDS:
             raise ChronyDataError(
                 f"{info.pyname}: chronyd reported {count} records (at most {MAX_RECORDS} expected)"
             )
-        if count > 1 and self.window > 1:
-            return self._read_pipelined(info, count)
-        for index in range(count):
+        return count
+
+    cdef list _read_in_turn(self, _ReportInfo info, int count):
+        """Records 0..count-1 of ``info``, one request at a time on the main lane,
+        the last first (see pychrony._source_list)."""
+        cdef int index, nfields
+        cdef chrony_session *cs
+        cdef list out = []
+        request_address = _EMPTY
+        for index in range(count - 1, -1, -1):
             if info.by_address:  # libchrony asks by the sourcestats record's address
                 self._exchange(_STATS, False, index)
                 request_address = _current_address(self.lanes[0].session)
@@ -793,6 +914,7 @@ cdef class NativeSession:
             nfields = chrony_get_record_number_fields(cs)
             if nfields > 0:  # 0: no data (a refclock in ntpdata/authdata)
                 out.append(_build(info, cs, nfields, request_address))
+        out.reverse()
         return out
 
     cdef list _read_pipelined(self, _ReportInfo info, int count):
@@ -802,9 +924,12 @@ cdef class NativeSession:
         request keeps _exchange's policy (its own deadline and attempts, waiting
         for room in a full queue, reopening the main socket once). A record is
         built as soon as its reply is in (libchrony keeps only the current one).
-        An error ends the read with the error of the lowest failing index, as
-        reading one record after the other would; a broken extra lane is
+        An error ends the read with the error of the highest failing index, as
+        reading one record after the other (the last first) would; a broken extra lane is
         dropped and its index handed to another lane.
+
+        Indexes are handed out from the last down (see pychrony._source_list): a
+        resent request or a dropped lane's index breaks that order (``resent``).
         """
         cdef pollfd fds[MAX_WINDOW]
         cdef int which[MAX_WINDOW]  # the lane of each pollfd
@@ -816,8 +941,8 @@ cdef class NativeSession:
         cdef list records = [None] * count
         cdef list addresses = [_EMPTY] * nlanes  # by-address reports: each lane's
         cdef list failure = [None]
-        pipe.next_index = 0
-        pipe.stop = count
+        pipe.remaining = count
+        pipe.floor = -1
         pipe.nspare = 0
         for i in range(1, nlanes):
             if self.lanes[i].session == NULL and not self._open_lane(i, False):
@@ -843,8 +968,8 @@ cdef class NativeSession:
                 soonest = 0.0
                 for i in range(nlanes):
                     lane = &self.lanes[i]
-                    if lane.index >= pipe.stop:
-                        lane.index = -1  # abandoned: a lower index failed
+                    if 0 <= lane.index <= pipe.floor:
+                        lane.index = -1  # abandoned: a higher index failed
                     if lane.session == NULL or lane.index < 0:
                         continue
                     fds[n].fd = lane.fd
@@ -855,15 +980,17 @@ cdef class NativeSession:
                         soonest = lane.deadline
                     n += 1
                 if n == 0:
-                    if pipe.nspare == 0 and pipe.next_index >= pipe.stop:
+                    if pipe.nspare == 0 and pipe.remaining == 0:
                         break
+                    if not self._any_open(nlanes):
+                        break  # nobody left to fetch the rest (the main lane failed)
                     continue
                 r = self._poll(fds, n, soonest)
                 now = _now()
                 for k in range(n):
                     i = which[k]
                     lane = &self.lanes[i]
-                    if lane.index < 0 or lane.index >= pipe.stop:
+                    if lane.index <= pipe.floor:  # idle (-1) or abandoned
                         continue
                     if r > 0 and fds[k].revents:
                         self._move(i, READY, info, records, addresses, &pipe, failure)
@@ -875,7 +1002,16 @@ cdef class NativeSession:
         if failure[0] is not None:
             self._close_extra_lanes()
             raise failure[0]
+        if pipe.nspare or pipe.remaining:  # never a partial list
+            raise ChronyConnectionError(f"Lost every socket to chronyd while reading {info.pyname}")
         return [record for record in records if record is not None]
+
+    cdef bint _any_open(self, int nlanes) noexcept:
+        cdef int i
+        for i in range(nlanes):
+            if self.lanes[i].session != NULL:
+                return True
+        return False
 
     cdef int _move(
         self, int i, int event, _ReportInfo info, list records, list addresses,
@@ -888,11 +1024,13 @@ cdef class NativeSession:
             event = self._advance(i, event, info, records, addresses)
         except ChronyError as exc:
             lane.index = -1
-            if index < pipe.stop:
-                pipe.stop = index
+            if index > pipe.floor:
+                pipe.floor = index
+                pipe.remaining = 0  # every index not handed out yet is lower
                 failure[0] = exc
             return 0
         if event == BROKEN:
+            self.resent = True  # its request goes again over another lane
             self._close_lane(i)
             lane.index = -1
             pipe.spare[pipe.nspare] = index
@@ -914,6 +1052,7 @@ cdef class NativeSession:
                 else:
                     event = self._response(lane, asked)
             if event == LOST:
+                self.resent = True
                 lane.attempt += 1
                 if lane.attempt >= self.attempts:
                     raise _errors.timeout_error(
@@ -976,21 +1115,7 @@ cdef class NativeSession:
         self._enter()
         try:
             if info.multi:
-                yield from self._exchange_steps(info, True, 0)
-                count = chrony_get_report_number_records(self.lanes[0].session)
-                if count < 0:
-                    raise ChronyDataError(f"{info.pyname}: chronyd reported {count} records")
-                out = []
-                for index in range(count):
-                    request_address = _EMPTY
-                    if info.by_address:
-                        yield from self._exchange_steps(_STATS, False, index)
-                        request_address = _current_address(self.lanes[0].session)
-                    yield from self._exchange_steps(info, False, index)
-                    nfields = chrony_get_record_number_fields(self.lanes[0].session)
-                    if nfields > 0:
-                        out.append(_build(info, self.lanes[0].session, nfields, request_address))
-                return out
+                return (yield from self._records_steps(info))
             try:
                 yield from self._exchange_steps(info, False, 0)
                 nfields = chrony_get_record_number_fields(self.lanes[0].session)
@@ -1003,6 +1128,44 @@ cdef class NativeSession:
                 raise
         finally:
             self._leave()
+
+    def _records_steps(self, _ReportInfo info):
+        """Steps of _read_records, one request at a time: read again while the
+        source list changes under the read (the last index first, never out of
+        order: see pychrony._source_list)."""
+        cdef int count, index, nfields, attempt
+        cdef unsigned long reopens
+        cause = None
+        for attempt in range(LIST_READS):
+            reopens = self.reopens
+            yield from self._exchange_steps(info, True, 0)
+            count = chrony_get_report_number_records(self.lanes[0].session)
+            if not 0 <= count <= MAX_RECORDS:
+                raise ChronyDataError(
+                    f"{info.pyname}: chronyd reported {count} records "
+                    f"(at most {MAX_RECORDS} expected)"
+                )
+            out = []
+            try:
+                for index in range(count - 1, -1, -1):
+                    request_address = _EMPTY
+                    if info.by_address:
+                        yield from self._exchange_steps(_STATS, False, index)
+                        request_address = _current_address(self.lanes[0].session)
+                    yield from self._exchange_steps(info, False, index)
+                    nfields = chrony_get_record_number_fields(self.lanes[0].session)
+                    if nfields > 0:
+                        out.append(_build(info, self.lanes[0].session, nfields, request_address))
+            except ChronyDataError as exc:
+                if exc.error_code != CHRONY_UNEXPECTED_STATUS:
+                    raise
+                cause = exc  # "no such source": a record counted but gone
+                continue
+            out.reverse()
+            if self.reopens != reopens or _duplicates(info, out):
+                continue
+            return out
+        raise list_changed_error(info.pyname) from cause
 
     def _exchange_steps(self, _ReportInfo info, bint count, int index):
         """Steps of :meth:`_exchange` (the same policy, waits yielded)."""
@@ -1038,11 +1201,12 @@ cdef inline int _next_index(Pipe *pipe) noexcept:
     while pipe.nspare > 0:
         pipe.nspare -= 1
         index = pipe.spare[pipe.nspare]
-        if index < pipe.stop:
+        if index > pipe.floor:
             return index
-    if pipe.next_index < pipe.stop:
-        pipe.next_index += 1
-        return pipe.next_index - 1
+    while pipe.remaining > 0:  # from the last index down (pychrony._source_list)
+        pipe.remaining -= 1
+        if pipe.remaining > pipe.floor:
+            return pipe.remaining
     return -1
 
 
@@ -1061,7 +1225,7 @@ cdef _ReportInfo _STATS = _INFOS["sourcestats"]
 
 cdef tuple _open_socket(target):
     """(fd, code): code is a negative errno when fd < 0."""
-    cdef bytes raw = target.encode() if target is not None else None
+    cdef bytes raw = os.fsencode(target) if target is not None else None
     cdef const char *address = NULL
     cdef int fd, err
     if raw is not None:
@@ -1111,10 +1275,9 @@ def open_session(address=None, timeout=1.0, attempts=3, window=None):
     session of its own (None: 8, less where Unix datagram queues are shorter;
     1: one request at a time).
     """
-    if not (timeout > 0):
-        raise ChronyError(f"timeout must be a positive number of seconds, not {timeout!r}")
-    if attempts < 1:
-        raise ChronyError(f"attempts must be a positive integer, not {attempts!r}")
+    timeout = _arguments.check_seconds("timeout", timeout)
+    _arguments.check_attempts(attempts)
+    _arguments.check_address(address)
     if window is not None and not (
         isinstance(window, int) and not isinstance(window, bool) and 1 <= window <= MAX_WINDOW
     ):
@@ -1142,6 +1305,11 @@ cdef NativeSession _start_session(endpoint, double timeout, int attempts, window
     cdef chrony_err err
     cdef bint is_unix = endpoint.is_unix
     target = endpoint.path if is_unix else str(endpoint)
+    if is_unix:
+        # libchrony says only "Invalid argument" for a path too long for its reply socket.
+        too_long = _errors.path_length_error(target, _errors.LIBCHRONY_REPLY_SUFFIX)
+        if too_long is not None:
+            raise too_long
     fd, code = _open_socket(target)
     if fd < 0:
         raise _errors.open_error(target, code)
@@ -1156,6 +1324,7 @@ cdef NativeSession _start_session(endpoint, double timeout, int attempts, window
         session.lanes[0].session = NULL
         session._release()
         raise _init_error(err)
+    _fork.clean_up_at_exit(session, functools.partial(_close_if_alive, weakref.ref(session)))
     return session
 
 

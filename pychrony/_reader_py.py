@@ -35,6 +35,7 @@ from ._errors import (
     unknown_value,
 )
 from ._session import Session
+from ._source_list import LIST_READS, duplicate_sources, list_changed_error
 from .exceptions import ChronyDataError, ChronyDisabledError
 from .registry import (
     MAX_RECORDS,
@@ -66,8 +67,26 @@ _SIGNED_BITS = {Wire.INT16: 16, Wire.INT8: 8}
 
 
 def read_records(session: Session, report: Report) -> list[Any]:
-    """Every record of ``report`` as dataclasses, skipping records without data."""
-    count = session.record_count(report)
+    """Every record of ``report`` as dataclasses, skipping records without data.
+
+    A session that can tell (``list_changed``: CmdmonSession) says whether
+    chronyd's source list changed under the read; it is then read again, at most
+    LIST_READS times (see :mod:`pychrony._source_list`).
+    """
+    list_changed = getattr(session, "list_changed", None)
+    for _ in range(LIST_READS):
+        count = session.record_count(report)
+        out = _read_counted(session, report, count)
+        duplicates = duplicate_sources(report.name, out)
+        if list_changed is None:  # a session that cannot tell more (a mock)
+            if not duplicates:
+                return out
+        elif not list_changed(report, count, duplicates):
+            return out
+    raise list_changed_error(report.name)
+
+
+def _read_counted(session: Session, report: Report, count: int) -> list[Any]:
     if not 0 <= count <= MAX_RECORDS:
         raise ChronyDataError(
             f"{report.name}: chronyd reported {count} records (at most {MAX_RECORDS} expected)"
@@ -82,18 +101,20 @@ def read_records(session: Session, report: Report) -> list[Any]:
     if records_of is not None:  # the fast path (CmdmonSession): each record a view
         return _decode_records(records_of(report, count), report)
     out = []
-    for index in range(count):
+    for index in range(count - 1, -1, -1):  # the last first: pychrony._source_list
         if session.request_record(report, index):
             out.append(_build(session, report))
+    out.reverse()
     return out
 
 
 def _decode_records(records: list[Any], report: Report) -> list[Any]:
     """Dataclasses of records that each offer the session's getters, ``layout`` and
-    ``datagram`` (None: a record without data, skipped)."""
+    ``datagram`` (None: a record without data, skipped); decoded the last first,
+    as they were read, so a bad record fails as the native reader's does."""
     out = []
     decoders = _decoders[report.name]
-    for record in records:
+    for record in reversed(records):
         if record is None:
             continue
         code = record.layout.code
@@ -104,6 +125,7 @@ def _decode_records(records: list[Any], report: Report) -> list[Any]:
             out.append(decoder(record.datagram, record))
         else:
             out.append(_build_generic(record, report))
+    out.reverse()
     return out
 
 

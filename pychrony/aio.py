@@ -17,6 +17,7 @@ from time import monotonic
 from types import TracebackType
 from typing import Any, TypeVar
 
+from ._aio_turn import Turn
 from .connection import (
     DEFAULT_ATTEMPTS,
     DEFAULT_TIMEOUT,
@@ -51,8 +52,10 @@ class AsyncChronyConnection:
     """A connection to chronyd for asyncio code: ``ChronyConnection``'s methods, awaitable.
 
     Same arguments as :class:`pychrony.ChronyConnection`. Calls on one
-    connection run one at a time, in the order they were made; run calls
-    concurrently over several connections. Each call is bounded by
+    connection run one at a time, in the order they were made, from whichever
+    event loop (one ``asyncio.run()`` after another, loops in several threads); a
+    call left pending by a loop that was closed never blocks a later one. Run
+    calls concurrently over several connections. Each call is bounded by
     ``timeout * attempts``, like the blocking connection's.
     """
 
@@ -65,7 +68,7 @@ class AsyncChronyConnection:
         backend: Backend = "auto",
     ) -> None:
         self._conn = ChronyConnection(address, timeout=timeout, attempts=attempts, backend=backend)
-        self._lock = asyncio.Lock()
+        self._turn = Turn()  # one call at a time, from any event loop
 
     @property
     def address(self) -> str | None:
@@ -104,7 +107,9 @@ class AsyncChronyConnection:
 
     async def open(self) -> AsyncChronyConnection:
         """Open the session now (otherwise the first call does), in a worker thread."""
-        async with self._lock:
+        async with self._turn.hold():
+            if self._conn.closed:
+                raise ChronyConnectionError("This connection is closed; create a new one")
             await self._ensure_open()
         return self
 
@@ -134,7 +139,7 @@ class AsyncChronyConnection:
     async def report(self, name: str) -> Any:
         """Any report by libchrony name ("tracking", "sources", …)."""
         report = find_report(name)
-        async with self._lock:
+        async with self._turn.hold() as call:
             if self._conn.closed:
                 raise ChronyConnectionError("This connection is closed; create a new one")
             session = await self._ensure_open()
@@ -142,10 +147,12 @@ class AsyncChronyConnection:
                 return await _read_protocol(self._conn)
             read_steps = getattr(session, "read_steps", None)
             if read_steps is not None:  # native: the reader itself is stepped
-                return await _drive(session, read_steps(report))
+                call.steps = read_steps(report)
+                return await _drive(session, call.steps)
             load_steps = getattr(session, "load_steps", None)
             if load_steps is not None:  # python: fetch everything, then read from memory
-                await _drive(session, load_steps(report))
+                call.steps = load_steps(report)
+                await _drive(session, call.steps)
             return self._conn.read_with(session, report)
 
     async def get_tracking(self) -> TrackingStatus:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 from . import _backend, _reader_py
+from ._arguments import check_address, check_attempts, check_seconds
 from ._session import Session
 from .exceptions import ChronyConnectionError, ChronyError, ChronyLibraryError
 from .models import (
@@ -148,10 +148,9 @@ class ChronyConnection(ReportMethods):
         attempts: int = DEFAULT_ATTEMPTS,
         backend: Backend = "auto",
     ) -> None:
-        if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
-            raise ChronyError(f"timeout must be a positive number of seconds, not {timeout!r}")
-        if not (isinstance(attempts, int) and attempts >= 1):
-            raise ChronyError(f"attempts must be a positive integer, not {attempts!r}")
+        timeout = check_seconds("timeout", timeout)
+        check_attempts(attempts)
+        check_address(address)
         self.requested_address = address
         self.timeout = float(timeout)
         self.attempts = attempts

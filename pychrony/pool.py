@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -10,6 +9,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
+from ._arguments import check_seconds
 from .connection import (
     DEFAULT_ATTEMPTS,
     DEFAULT_TIMEOUT,
@@ -57,8 +57,7 @@ class ChronyConnectionPool(ReportMethods):
     ) -> None:
         if not (isinstance(size, int) and size >= 1):
             raise ChronyError(f"size must be a positive integer, not {size!r}")
-        if not (isinstance(wait, (int, float)) and math.isfinite(wait) and wait >= 0):
-            raise ChronyError(f"wait must be a number of seconds, not {wait!r}")
+        check_seconds("wait", wait, zero=True)
         # Checks the other arguments (and that the backend exists) now.
         first = ChronyConnection(address, timeout=timeout, attempts=attempts, backend=backend)
         self.requested_address = address

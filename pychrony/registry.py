@@ -375,14 +375,22 @@ TRACKING = Report(
             (
                 _REFID,
                 Field("address", W.ADDRESS, C.ADDRESS, "reference_ip"),
+                # <= 16: chrony reference.c REF_SetReference sets our_stratum =
+                # stratum + 1 of the selected source; sources.c SRC_SelectSource
+                # leaves out NTP sources at or above the orphan stratum (16 without
+                # orphan mode), conf.c parse_refclock takes refclock strata 0..15,
+                # and REF_GetReferenceParams reports NTP_MAX_STRATUM (16) at most.
                 Field("stratum", W.UINT16, C.COUNT, "stratum", low=0, high=16),
                 Field("leap status", W.UINT16, C.ENUM, "leap_status", m.LeapStatus),
                 Field("reference time", W.TIMESPEC, C.TIME, "ref_time", low=0),
                 Field("current correction", W.FLOAT, C.OFFSET_SECONDS, "offset"),
                 Field("last offset", W.FLOAT, C.OFFSET_SECONDS, "last_offset"),
+                # >= 0: reference.c REF_GetTrackingReport: sqrt(avg2_offset).
                 Field("RMS offset", W.FLOAT, C.MEASURE_SECONDS, "rms_offset", low=0),
                 Field("frequency offset", W.FLOAT, C.OFFSET_PPM, "frequency"),
                 Field("residual frequency", W.FLOAT, C.OFFSET_PPM, "residual_freq"),
+                # >= 0: 0 or 1e6 * our_skew (REF_GetTrackingReport), a source's skew
+                # clamped to MIN_SKEW..MAX_SKEW (sourcestats.c SST_DoNewRegression).
                 Field("skew", W.FLOAT, C.MEASURE_PPM, "skew", low=0),
                 Field("root delay", W.FLOAT, C.MEASURE_SECONDS, "root_delay", low=0),
                 Field("root dispersion", W.FLOAT, C.MEASURE_SECONDS, "root_dispersion", low=0),
@@ -421,10 +429,14 @@ SOURCES = Report(
                     fallback="reference ID",
                 ),
                 Field("poll", W.INT16, C.INTERVAL_LOG2_SECONDS, "poll"),
-                Field("stratum", W.UINT16, C.COUNT, "stratum", low=0, high=16),
+                # No bound: sources.c SRC_UpdateStatus stores MAX(remote stratum, the
+                # source's minstratum), and chrony 4.3 cmdparse.c takes any int for
+                # minstratum (a range check came later).
+                Field("stratum", W.UINT16, C.COUNT, "stratum"),
                 Field("state", W.UINT16, C.ENUM, "state", m.SourceState),
                 Field("mode", W.UINT16, C.ENUM, "mode", m.SourceMode),
                 Field("flags", W.UINT16, C.NONE, "flags"),
+                # sources.c SRC_UpdateReachability keeps SOURCE_REACH_BITS (8) bits.
                 Field("reachability", W.UINT16, C.BITS, "reachability", low=0, high=255),
                 Field("last sample ago", W.UINT32, C.INTERVAL_SECONDS, "last_sample_ago"),
                 Field("original last sample offset", W.FLOAT, C.OFFSET_SECONDS, "orig_latest_meas"),
@@ -458,6 +470,7 @@ SOURCESTATS = Report(
                 Field("samples", W.UINT32, C.COUNT, "samples"),
                 Field("runs", W.UINT32, C.COUNT, "runs"),
                 Field("span", W.UINT32, C.INTERVAL_SECONDS, "span"),
+                # >= 0: sourcestats.c SST_DoNewRegression: MAX(MIN_STDDEV, sqrt(..)).
                 Field("standard deviation", W.FLOAT, C.MEASURE_SECONDS, "std_dev", low=0),
                 Field("residual frequency", W.FLOAT, C.OFFSET_PPM, "resid_freq"),
                 Field("skew", W.FLOAT, C.MEASURE_PPM, "skew", low=0),
@@ -512,12 +525,18 @@ _NTPDATA_COMMON = (
     Field("leap status", W.UINT8, C.ENUM, "leap_status", m.LeapStatus),
     Field("version", W.UINT8, C.COUNT, "version"),
     Field("mode", W.UINT8, C.ENUM, "mode", m.NTPMode),
-    Field("stratum", W.UINT8, C.COUNT, "stratum", low=0, high=16),
+    # Leap, version, mode, stratum, poll, precision, root delay and dispersion,
+    # reference ID and time are the peer's packet's (ntp_core.c, "Update the NTP
+    # report"): no bound but the wire type's, or one the conversion guarantees.
+    Field("stratum", W.UINT8, C.COUNT, "stratum"),
     Field("poll", W.INT8, C.INTERVAL_LOG2_SECONDS, "poll"),
     Field("precision", W.INT8, C.INTERVAL_LOG2_SECONDS, "precision"),
+    # >= 0: util.c UTI_Ntp32ToDouble divides an unsigned 32-bit value by 65536.
     Field("root delay", W.FLOAT, C.MEASURE_SECONDS, "root_delay", low=0),
     Field("root dispersion", W.FLOAT, C.MEASURE_SECONDS, "root_dispersion", low=0),
     _REFID,
+    # >= 0: util.c UTI_Ntp64ToTimespec maps zero to zero and any other value into
+    # the era starting at NTP_ERA_SPLIT, after 1970.
     Field("reference time", W.TIMESPEC, C.TIME, "ref_time", low=0),
     Field("offset", W.FLOAT, C.OFFSET_SECONDS, "offset"),
     Field("peer delay", W.FLOAT, C.MEASURE_SECONDS, "peer_delay"),

@@ -157,9 +157,10 @@ def test_reports_end_to_end(tmp_path):
         assert [a.address for a in conn.get_auth_data()] == ["192.0.2.2", "192.0.2.3", "192.0.2.4"]
         assert conn.get_tracking().stratum == 2
         assert conn.get_server_stats().hw_tx_timestamps is not None
-        # ntpdata was asked by the addresses sourcestats gave, never for the refclock.
+        # ntpdata was asked by the addresses sourcestats gave, never for the refclock,
+        # the last first (pychrony._source_list).
         asked = [r.address for r in fake.requests if r.command == 57]
-        assert asked == ["192.0.2.2", "192.0.2.3", "192.0.2.4"]
+        assert asked == ["192.0.2.4", "192.0.2.3", "192.0.2.2"]
 
 
 def test_unresolved_source_has_its_name(tmp_path):
@@ -382,19 +383,29 @@ def test_prefetch_keeps_a_bounded_window_and_resends_losses(tmp_path):
         assert peak[0] <= conn._session.window
 
 
-def test_source_removed_meanwhile_is_skipped(tmp_path):
+def test_source_counted_but_gone_is_read_again_never_skipped(tmp_path):
+    """A count of 4 over 3 sources (one removed after the count): the read starts
+    again from the count; a list that stays so is a ChronyDataError, never 3 of 4."""
     sources = Sources(count=3)
     inner = default_responder(sources)
+    counts: list[int] = []
 
     def respond(request: Request) -> list[bytes]:
         if request.command == 14:
-            return [request.reply(reg.COUNT_RESPONSE, [4])]  # one more than there is
+            counts.append(4 if (wrong or not counts) else 3)
+            return [request.reply(reg.COUNT_RESPONSE, [counts[-1]])]
         return inner(request)
 
+    wrong = False  # the first count only: the second read is consistent
     with fake_chronyd(tmp_path, respond=respond) as fake, connect(fake) as conn:
-        assert len(conn.get_sources()) == 3
-        assert len(conn.get_select_data()) == 3
-        assert len(conn.get_ntp_data()) == 3
+        for getter in (conn.get_sources, conn.get_select_data, conn.get_ntp_data):
+            counts.clear()
+            assert len(getter()) == 3
+            assert counts == [4, 3]  # read again from the count
+        wrong = True  # every count: the list never holds still
+        for getter in (conn.get_sources, conn.get_select_data, conn.get_ntp_data):
+            with pytest.raises(ChronyDataError, match="source list changed while it was read"):
+                getter()
 
 
 def test_unauthorised_and_disabled_statuses(tmp_path):

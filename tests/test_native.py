@@ -448,9 +448,10 @@ def test_window_1_and_8_agree_on_every_report(native, scenario, name):
         assert [s.address for s in eight["sources"][1]] == [s.address for s in MANY.sources]
 
 
-def test_pipelined_read_fails_with_the_lowest_failing_index(native, scenario):
-    # Record 40 is bad in one way, record 9 in another: reading one by one meets 9 first.
-    bad40 = replace_field(MANY, "sources", "stratum", 17, 40)
+def test_pipelined_read_fails_with_the_highest_failing_index(native, scenario):
+    # Record 40 is bad in one way, record 9 in another: reading one by one (the last
+    # first, pychrony._source_list) meets 40 first.
+    bad40 = replace_field(MANY, "sources", "reachability", 300, 40)
     sources = list(bad40.records["sources"])
     sources[9] = replace_field(MANY, "sources", "mode", 9, 9).records["sources"][9]
     state = ScriptedState({**bad40.records, "sources": sources}, bad40.disabled)
@@ -465,7 +466,7 @@ def test_pipelined_read_fails_with_the_lowest_failing_index(native, scenario):
         assert len(native.read_report(session, REPORTS_BY_NAME["sourcestats"])) == 64
         session.close()
     assert messages[0] == messages[1]
-    assert "mode" in messages[0]
+    assert "reachability" in messages[0]
 
 
 @pytest.mark.parametrize(
