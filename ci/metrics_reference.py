@@ -70,12 +70,14 @@ def _flags() -> list[str]:
 
 def render() -> str:
     lines = [_INTRO, *_flags(), "## Families", ""]
-    groups = ["scrape", *COLLECTORS]
+    groups = ["scrape", "probe", *COLLECTORS]
     for group in groups:
         members = [f for f in FAMILIES if f.collector == group]
         if not members:
             continue
-        title = "every scrape" if group == "scrape" else f"collector `{group}`"
+        title = {"scrape": "every scrape", "probe": "every probe (`/probe`)"}.get(
+            group, f"collector `{group}`"
+        )
         if group == "ntpdata":
             title += " (`--collector.sources.with-ntpdata`)"
         lines += [
