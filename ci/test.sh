@@ -8,6 +8,8 @@ need=()
 command -v chronyd >/dev/null || need+=(chrony)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v gcc >/dev/null || need+=(gcc)
+# A real Prometheus (2.42, with promtool) for the alert rules and the fleet tests.
+command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -50,6 +52,7 @@ ruff format --check .
 mypy --strict pychrony
 python ci/field_reference.py --check
 python ci/metrics_reference.py --check
+python ci/alerts_reference.py --check
 
 echo "== tests (both readers, real chronyd labs, browser)"
 # Tests marked real_libchrony need the other build: they run in the next step.

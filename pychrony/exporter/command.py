@@ -15,6 +15,7 @@ import argparse
 import logging
 import re
 import socket
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -255,6 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="logfmt",
         help="Output format of log messages (default logfmt).",
     )
+    add(
+        "--print.alert-rules",
+        dest="print_rules",
+        action="store_true",
+        help="Print the Prometheus alerting rules for chronyd shipped with pychrony "
+        "(docs/alerts.md) and exit.",
+    )
     add("--version", action="version", version=f"pychrony exporter {__version__}")
     return p
 
@@ -294,6 +302,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a bad flag (argparse printed why)
         return int(exc.code or 0)
+    if args.print_rules:
+        from .rules import alert_rules
+
+        sys.stdout.write(alert_rules())
+        return 0
     setup_logging(args.log_level, args.log_format)
     if args.collector_clients:
         log.error(
