@@ -9,7 +9,7 @@ command -v chronyd >/dev/null || need+=(chrony)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v gcc >/dev/null || need+=(gcc)
 # A real Prometheus (2.42, with promtool) for the alert rules and the fleet tests.
-command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then need+=(prometheus); fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

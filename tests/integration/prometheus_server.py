@@ -150,7 +150,9 @@ class PrometheusServer:
     def query_range(self, expr: str, seconds: float = 30, step: str = INTERVAL) -> list[dict]:
         """The matrix ``expr`` gives over the last ``seconds``."""
         end = time.time()
-        data = self.api("query_range", query=expr, start=str(end - seconds), end=str(end), step=step)
+        data = self.api(
+            "query_range", query=expr, start=str(end - seconds), end=str(end), step=step
+        )
         return list(data["result"])
 
     def wait_for(
