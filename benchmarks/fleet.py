@@ -159,14 +159,23 @@ class Scraper:
     async def probe(self, target: str) -> tuple[float, bool]:
         """(seconds, chrony_up was 1) of one ``GET /probe`` of ``target``."""
         start = time.monotonic()
-        streams = self._streams.get(target)
-        if streams is None:
-            streams = await asyncio.open_connection(self.host, self.port)
-            self._streams[target] = streams
-        reader, writer = streams
         query = urlencode({"target": target, "collectors": COLLECTORS})
-        writer.write(f"GET /probe?{query} HTTP/1.1\r\nHost: exporter\r\n\r\n".encode())
-        head = await reader.readuntil(b"\r\n\r\n")
+        request = f"GET /probe?{query} HTTP/1.1\r\nHost: exporter\r\n\r\n".encode()
+        for attempt in (1, 2):  # the server may have closed an idle connection: once more
+            streams = self._streams.get(target)
+            if streams is None:
+                streams = await asyncio.open_connection(self.host, self.port)
+                self._streams[target] = streams
+            reader, writer = streams
+            writer.write(request)
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+                break
+            except (asyncio.IncompleteReadError, ConnectionError):
+                writer.close()
+                del self._streams[target]
+                if attempt == 2:
+                    raise
         length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
         body = await reader.readexactly(length)
         ok = head.startswith(b"HTTP/1.1 200") and b"\nchrony_up 1.0\n" in body

@@ -34,6 +34,8 @@ DEFAULT_ADDRESS = "[::1]:323"
 DEFAULT_LISTEN = ":9123"
 DEFAULT_TIMEOUT = "5s"
 DEFAULT_IDLE_CLOSE_TEXT = "2m"
+#: Seconds an idle HTTP connection is kept (uvicorn's default is 5).
+KEEP_ALIVE_SECONDS = 75
 
 log = logging.getLogger("pychrony.exporter")
 
@@ -398,7 +400,14 @@ def _serve(
         log.info("Serving probes", **kv(path=args.probe_path))
     _warn_if_exposed(hosts, config)
     server_config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="on", server_header=False
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+        # Longer than a scrape interval: Prometheus keeps its connection to each
+        # target (a probe's too) instead of reconnecting at every scrape.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     server_config.load()
     if config.tls is not None:
