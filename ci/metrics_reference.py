@@ -3,9 +3,10 @@ fail if stale)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+
+import generated_doc  # beside this file
 
 from pychrony.exporter.collector import COLLECTORS
 from pychrony.exporter.command import DEFAULT_LISTEN, build_parser
@@ -94,19 +95,5 @@ def render() -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if docs/metrics.md is stale")
-    args = parser.parse_args()
-    text = render()
-    if args.check:
-        if not OUT.exists() or OUT.read_text() != text:
-            print(f"{OUT} is stale: run python ci/metrics_reference.py", file=sys.stderr)
-            return 1
-        return 0
-    OUT.write_text(text)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(generated_doc.main(OUT, render, __doc__))
