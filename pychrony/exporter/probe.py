@@ -221,7 +221,9 @@ class Prober:
         plan_reports(self.collectors)  # unknown names fail now, not at the first probe
         self.source_names = source_names
         # Checks the backend now (a connection opens nothing until used).
-        self.backend = AsyncChronyConnection(backend=backend).backend
+        unused = AsyncChronyConnection(backend=backend)
+        self.backend = unused.backend
+        unused.close()
         self.connections = ConnectionCache(
             lambda address: AsyncChronyConnection(
                 address, timeout=self.deadline / ATTEMPTS, attempts=ATTEMPTS, backend=backend
