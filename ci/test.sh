@@ -42,6 +42,8 @@ echo "== native extension, built against the C test double of libchrony (tests/d
 bash ci/build_native.sh
 # test_native_built fails the run if the extension is missing.
 export PYCHRONY_REQUIRE_EXTENSIONS=1
+# The Prometheus tests (rules, dashboard, fleet) fail instead of skipping without it.
+export PYCHRONY_REQUIRE_PROMETHEUS=1
 
 echo "== native extension, linked to a real libchrony (pychrony 2.0.3's wheel), in build/real-libchrony"
 bash ci/build_native_real.sh

@@ -5,13 +5,13 @@ evaluating them over real chronyd: tests/integration/test_prometheus_lab.py."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from programs import require_program
 
 from pychrony.exporter.command import main
 from pychrony.exporter.rules import ALERT_RULES_FILE, alert_rules
@@ -24,13 +24,7 @@ PACKAGE_RULES = ROOT / "pychrony" / "exporter" / ALERT_RULES_FILE
 
 
 def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        message = "promtool is not installed (apt-get install prometheus; ci/test.sh does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
+    return require_program("promtool")
 
 
 def alerts() -> list[dict]:

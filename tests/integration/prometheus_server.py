@@ -4,13 +4,13 @@
 test, ``rule_files``, a 1 s scrape and evaluation interval), keeps its storage in a
 temporary directory, runs the binary directly (no systemd) on a free port and
 answers queries through the HTTP API (``/api/v1/query``). ci/test.sh installs the
-package; without it the tests skip locally and fail in CI.
+package and sets PYCHRONY_REQUIRE_PROMETHEUS: without the package the tests skip
+locally and fail there.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -22,19 +22,9 @@ from typing import Any
 
 import httpx
 import pytest
+from programs import require_program
 
 INTERVAL = "1s"
-
-
-def require(program: str) -> str:
-    """The path of ``program``; skip (fail in CI) when it is not installed."""
-    found = shutil.which(program)
-    if found is None:
-        message = f"{program} is not installed (apt-get install prometheus; ci/test.sh does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 def free_tcp_port() -> int:
@@ -70,7 +60,7 @@ class PrometheusServer:
     """``prometheus`` on 127.0.0.1 with ``jobs`` (scrape_configs) and ``rule_files``."""
 
     def __init__(self, jobs: Sequence[dict], rule_files: Sequence[str] = ()) -> None:
-        self.binary = require("prometheus")
+        self.binary = require_program("prometheus")
         self.dir = Path(tempfile.mkdtemp(prefix="pychrony-prometheus-"))
         self.port = free_tcp_port()
         self.url = f"http://127.0.0.1:{self.port}"
