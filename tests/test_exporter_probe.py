@@ -166,7 +166,7 @@ def get(app, path: str, **params: str) -> httpx.Response:
     async def run() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://exporter") as client:
-            return await client.get(path, params=params)
+            return await client.get(path, params=params or None)  # {} would drop path's query
 
     return asyncio.run(run())
 
@@ -185,6 +185,9 @@ def test_probe_route_reads_the_collectors_asked_for():
         app = create_app(CollectorRegistry(), prober=prober)
         default = samples(get(app, "/probe", target="192.0.2.1").text)
         wider = samples(get(app, "/probe", target="192.0.2.1", collectors="sources").text)
+        # Prometheus' params as a YAML list: one collectors= per item
+        listed = get(app, "/probe?target=192.0.2.1&collectors=sources&collectors=tracking")
+        listed_samples = samples(listed.text)
         landing = get(app, "/").text
     assert default["chrony_up"] == [({}, 1.0)]
     assert [lab["collector"] for lab, _ in default["chrony_scrape_collector_success"]] == [
@@ -195,6 +198,10 @@ def test_probe_route_reads_the_collectors_asked_for():
     assert len(wider["chrony_sources_state_info"]) == len(SCENARIO_MULTI_SOURCE.sources)
     assert "chrony_tracking_stratum" not in wider
     assert "chrony_probe_duration_seconds" in wider
+    assert [lab["collector"] for lab, _ in listed_samples["chrony_scrape_collector_success"]] == [
+        "sources",
+        "tracking",
+    ]
     assert "/probe?target=HOST[:PORT]" in landing
 
 

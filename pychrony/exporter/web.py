@@ -120,7 +120,9 @@ def probe_route(prober: Prober, path: str = "/probe") -> Route:
         arrived = time.monotonic()
         params = request.query_params
         try:
-            collectors = parse_collectors(params.get("collectors"), prober.collectors)
+            # collectors=a,b or collectors=a&collectors=b (a YAML list in Prometheus' params)
+            asked = ",".join(params.getlist("collectors")) or None
+            collectors = parse_collectors(asked, prober.collectors)
             families = await prober.probe(
                 params.get("target", ""),
                 collectors,

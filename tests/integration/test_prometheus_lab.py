@@ -52,7 +52,8 @@ def stack(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
             address = running.url.removeprefix("http://")
             jobs = [
                 {"job_name": "chrony", "static_configs": [{"targets": [address]}]},
-                probe_job("chrony_probe", address, sd, collectors=[PROBED]),
+                # params as README shows them: a YAML list, one collectors= each
+                probe_job("chrony_probe", address, sd, collectors=PROBED.split(",")),
             ]
             with PrometheusServer(jobs, rule_files=[str(RULES)]) as prometheus:
                 prometheus.wait_for(
