@@ -10,8 +10,8 @@ import re
 import sys
 from pathlib import Path
 
-import generated_doc  # beside this file
 import yaml
+from generated_doc import generate
 
 from pychrony.exporter.rules import alert_rules
 
@@ -75,4 +75,4 @@ def render() -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(generated_doc.main(OUT, render, __doc__))
+    sys.exit(generate(render, OUT, "alerts_reference.py", __doc__))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 from enum import Enum, IntFlag
 from pathlib import Path
 
-from pychrony.registry import REPORTS, Field, Report
+from generated_doc import generate
+
+from pychrony.registry import ALL_REPORTS, Field, Report
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "reference.md"
 
@@ -43,10 +44,14 @@ def _report(report: Report) -> list[str]:
     getter = f"`ChronyConnection.{report.getter}()`"
     count = "one record per source" if report.multi else "one record"
     udp = "yes" if report.open_over_udp else "no (Unix socket only, unless `opencommands`)"
+    counted = report.count_request is not None
+    if report.page is not None:
+        count = f"a list, up to {report.page.records} records per reply (paged)"
+        udp = "no (Unix socket only)"
     lines += [
         f"- Method: {getter} → `{report.model.__name__}`; {count}.",
         f"- Request code {report.record_request}"
-        + (f" (record count: request {report.count_request})" if report.multi else "")
+        + (f" (record count: request {report.count_request})" if counted else "")
         + f"; answered over UDP: {udp}.",
         "- Reply layouts: "
         + ", ".join(
@@ -54,6 +59,11 @@ def _report(report: Report) -> list[str]:
             for r in report.responses
         )
         + ".",
+        *(
+            []
+            if report.libchrony
+            else ["- libchrony lacks it: pychrony's own protocol client reads it on both backends."]
+        ),
         "",
         "| libchrony field | wire | content | attribute | type | constants / bounds |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -87,24 +97,10 @@ def render() -> str:
         "Attributes missing from an older chronyd's reply layout are `None`.",
         "",
     ]
-    for report in REPORTS:
+    for report in ALL_REPORTS:
         lines += _report(report)
     return "\n".join(lines).rstrip() + "\n"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if docs/reference.md is stale")
-    args = parser.parse_args()
-    text = render()
-    if args.check:
-        if not OUT.exists() or OUT.read_text() != text:
-            print(f"{OUT} is stale: run python ci/field_reference.py", file=sys.stderr)
-            return 1
-        return 0
-    OUT.write_text(text)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(generate(render, OUT, "field_reference.py", __doc__))

@@ -1,5 +1,8 @@
-"""The command of every doc generator in ci/: write the page, or ``--check`` that it is
-current (CI fails on a stale page)."""
+"""The command line of the scripts that generate a file under docs/ from the code.
+
+``python ci/SCRIPT.py`` writes the file; ``--check`` fails (exit 1) when the file
+in the tree is not what the code generates, so CI catches a stale one.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +12,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def main(out: Path, render: Callable[[], str], description: str | None) -> int:
-    """Write ``render()`` to ``out``; with ``--check`` only compare (1 when stale)."""
+def generate(render: Callable[[], str], out: Path, script: str, description: str | None) -> int:
+    """Write ``render()`` to ``out``, or with ``--check`` compare it; the exit code."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--check", action="store_true", help=f"fail if {out.name} is stale")
     args = parser.parse_args()
     text = render()
-    if args.check:
-        if not out.exists() or out.read_text() != text:
-            print(f"{out} is stale: run python {sys.argv[0]}", file=sys.stderr)
-            return 1
+    if not args.check:
+        out.write_text(text)
         return 0
-    out.write_text(text)
-    return 0
+    if out.exists() and out.read_text() == text:
+        return 0
+    print(f"{out} is stale: run python ci/{script}", file=sys.stderr)
+    return 1

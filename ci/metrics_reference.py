@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import generated_doc  # beside this file
+from generated_doc import generate
 
 from pychrony.exporter.collector import COLLECTORS
 from pychrony.exporter.command import DEFAULT_LISTEN, build_parser
@@ -96,4 +96,4 @@ def render() -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(generated_doc.main(OUT, render, __doc__))
+    sys.exit(generate(render, OUT, "metrics_reference.py", __doc__))

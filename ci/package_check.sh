@@ -198,7 +198,7 @@ step "native wheel into a fresh venv: cibuildwheel's test-command (ci/wheel_test
 # name, which auditwheel changes (in cibuildwheel they skip: real libchrony).
 "$PYTHON" -m venv "$work/venv-native"
 logged "$work/native-install.log" "$work/venv-native/bin/python" -m pip install \
-  "$native[test,dashboard]"
+  "$native[test,dashboard,exporter]"
 PATH="$work/venv-native/bin:$PATH" bash ci/wheel_test.sh native "$root"
 
 step "repaired wheel in its place: libchrony from pychrony.libs/, chronyd read"

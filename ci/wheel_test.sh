@@ -4,7 +4,7 @@
 #
 #   bash ci/wheel_test.sh manylinux|native|pure [PROJECT]
 #
-# Runs with the `python` on PATH, into which the wheel and its "test" and "dashboard"
+# Runs with the `python` on PATH, into which the wheel and its "test", "dashboard" and "exporter"
 # extras are installed; PROJECT (default: this checkout) provides tests/.
 # 1. ci/wheel_check.py KIND: pychrony comes from the installation, not from PROJECT;
 #    a manylinux wheel has its extension, loaded, with the libchrony auditwheel

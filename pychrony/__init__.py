@@ -24,9 +24,11 @@ from .exceptions import (
 )
 from .models import (
     NEVER_SAMPLED,
+    NO_INTERVAL,
     Activity,
     AuthData,
     AuthMode,
+    Client,
     KeyType,
     LeapStatus,
     NTPData,
@@ -58,6 +60,7 @@ HAS_NATIVE = _native is not None
 __all__ = [
     "HAS_NATIVE",
     "NEVER_SAMPLED",
+    "NO_INTERVAL",
     "Activity",
     "AsyncChronyConnection",
     "AuthData",
@@ -71,6 +74,7 @@ __all__ = [
     "ChronyLibraryError",
     "ChronyPermissionError",
     "ChronyTimeoutError",
+    "Client",
     "KeyType",
     "LeapStatus",
     "NTPData",
@@ -93,6 +97,7 @@ __all__ = [
     "__version__",
     "get_activity",
     "get_auth_data",
+    "get_clients",
     "get_ntp_data",
     "get_rtc_data",
     "get_select_data",
@@ -165,3 +170,8 @@ def get_rtc_data(address: str | None = None, **kw: Any) -> RTCData | None:
 def get_smoothing(address: str | None = None, **kw: Any) -> Smoothing:
     """Smoothing state over a one-off connection."""
     return _once("smoothing", address, kw)  # type: ignore[no-any-return]
+
+
+def get_clients(address: str | None = None, **kw: Any) -> list[Client]:
+    """chronyd's client access log over a one-off connection (Unix socket only)."""
+    return _once("clients", address, kw)  # type: ignore[no-any-return]

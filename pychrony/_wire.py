@@ -382,7 +382,7 @@ class Layout:
 
 def _layouts() -> dict[tuple[str, int], Layout]:
     layouts = {}
-    for report in reg.REPORTS:
+    for report in reg.ALL_REPORTS:
         for response in report.responses:
             layouts[report.name, response.code] = Layout(report.name, response)
     return layouts
@@ -393,7 +393,7 @@ LAYOUTS: Final = _layouts()
 #: The reply layouts of each report by reply code.
 REPORT_LAYOUTS: Final = {
     r.name: {code: layout for (name, code), layout in LAYOUTS.items() if name == r.name}
-    for r in reg.REPORTS
+    for r in reg.ALL_REPORTS
 }
 #: The reply to the record-count request.
 COUNT_LAYOUT: Final = Layout("number of sources", reg.COUNT_RESPONSE)

@@ -29,6 +29,7 @@ from .exceptions import ChronyConnectionError
 from .models import (
     Activity,
     AuthData,
+    Client,
     NTPData,
     RTCData,
     SelectData,
@@ -137,6 +138,8 @@ class AsyncChronyConnection:
             if self._conn.closed:
                 raise ChronyConnectionError("This connection is closed; create a new one")
             session = await self._ensure_open()
+            if not report.libchrony:  # clients: pychrony's own client reads it
+                return await _read_protocol(self._conn)
             read_steps = getattr(session, "read_steps", None)
             if read_steps is not None:  # native: the reader itself is stepped
                 return await _drive(session, read_steps(report))
@@ -174,6 +177,14 @@ class AsyncChronyConnection:
 
     async def get_smoothing(self) -> Smoothing:
         return await self.report("smoothing")  # type: ignore[no-any-return]
+
+    async def get_clients(self) -> list[Client]:
+        """chronyd's client access log (Unix socket only; see ``backend_of``)."""
+        return await self.report("clients")  # type: ignore[no-any-return]
+
+    def backend_of(self, name: str) -> str:
+        """The code that reads report ``name`` (see ``ChronyConnection.backend_of``)."""
+        return self._conn.backend_of(name)
 
 
 async def _drive(session: Any, steps: Generator[tuple[int, float], int, _T]) -> _T:
@@ -214,3 +225,15 @@ async def _wait(loop: asyncio.AbstractEventLoop, fd: int, events: int, deadline:
             loop.remove_reader(fd)
         if events & POLLOUT:
             loop.remove_writer(fd)
+
+
+async def _read_protocol(conn: ChronyConnection) -> Any:
+    """The clients report, read by pychrony's own client (its side session opened
+    in a worker thread with the native backend)."""
+    from ._clients import clients_steps, read_clients
+    from ._cmdmon import CmdmonSession
+
+    session = await asyncio.to_thread(conn.protocol_session)
+    if isinstance(session, CmdmonSession):
+        return await _drive(session, clients_steps(session))
+    return read_clients(session)

@@ -14,6 +14,7 @@ from .exceptions import ChronyConnectionError, ChronyError, ChronyLibraryError
 from .models import (
     Activity,
     AuthData,
+    Client,
     NTPData,
     RTCData,
     SelectData,
@@ -119,6 +120,10 @@ class ReportMethods:
     def get_smoothing(self) -> Smoothing:
         return self.report("smoothing")  # type: ignore[no-any-return]
 
+    def get_clients(self) -> list[Client]:
+        """chronyd's client access log (Unix socket only; see ``backend_of``)."""
+        return self.report("clients")  # type: ignore[no-any-return]
+
 
 class ChronyConnection(ReportMethods):
     """A connection to chronyd's command interface.
@@ -158,6 +163,7 @@ class ChronyConnection(ReportMethods):
         self._read: Callable[[Any, Report], Any]
         self.backend: str = self._choose_backend(backend)
         self._session: Any = None
+        self._side: Any = None  # pychrony's client beside libchrony's (see backend_of)
         self._closed = False
         # One token while no call runs: a call pops it and puts it back. pop() and
         # append() are atomic, and ~900 instructions cheaper per call than
@@ -210,6 +216,9 @@ class ChronyConnection(ReportMethods):
         session, self._session = self._session, None
         if session is not None:
             session.close()
+        side, self._side = self._side, None
+        if side is not None:
+            side.close()
 
     @property
     def closed(self) -> bool:
@@ -265,6 +274,35 @@ class ChronyConnection(ReportMethods):
         """Any report by libchrony name ("tracking", "sources", …)."""
         return getattr(self, find_report(name).getter)()
 
+    def backend_of(self, name: str) -> str:
+        """The code that reads report ``name``: :attr:`backend`, except for reports
+        libchrony lacks (``clients``), which pychrony's own protocol client ("python")
+        reads on a session of its own beside the native one."""
+        report = find_report(name)
+        return self.backend if report.libchrony else "python"
+
+    def protocol_session(self) -> Any:
+        """The session pychrony's protocol client reads ``libchrony=False`` reports
+        with: this connection's own (python backend, a mock), or with the native
+        backend one opened beside libchrony's to the same address."""
+        session = self._session
+        if session is None:
+            session = self.open()._session
+        if self._native is None:
+            return session
+        if self._side is None:
+            from ._cmdmon import open_session
+
+            self._side = open_session(self.address, timeout=self.timeout, attempts=self.attempts)
+        return self._side
+
+
+def _in_use() -> ChronyError:
+    return ChronyError(
+        "This ChronyConnection is in use by another thread: use one connection per "
+        "thread, or share a ChronyConnectionPool"
+    )
+
 
 def _guarded_getter(report: Report) -> Callable[[ChronyConnection], Any]:
     """ChronyConnection's getter of ``report``: one call at a time, the session
@@ -274,10 +312,7 @@ def _guarded_getter(report: Report) -> Callable[[ChronyConnection], Any]:
         try:
             self._idle.pop()
         except IndexError:
-            raise ChronyError(
-                "This ChronyConnection is in use by another thread: use one connection per "
-                "thread, or share a ChronyConnectionPool"
-            ) from None
+            raise _in_use() from None
         try:
             session = self._session
             if session is None:
@@ -295,3 +330,21 @@ for _report in REPORTS:
     setattr(ChronyConnection, _report.getter, _guarded_getter(_report))
 del _report
 describe_getters(ChronyConnection)
+
+
+def _get_clients(self: ChronyConnection) -> list[Client]:
+    """chronyd's client access log (Unix socket only; see ``backend_of``)."""
+    from ._clients import read_clients
+
+    try:
+        self._idle.pop()
+    except IndexError:
+        raise _in_use() from None
+    try:
+        return read_clients(self.protocol_session())
+    finally:
+        self._idle.append(True)
+
+
+_get_clients.__qualname__ = "ChronyConnection.get_clients"
+setattr(ChronyConnection, "get_clients", _get_clients)  # noqa: B010 (as the loop above)

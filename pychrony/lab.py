@@ -441,6 +441,12 @@ class Lab:
         return str(self._require_base() / "client" / "chronyd.sock")
 
     @property
+    def server_socket_path(self) -> str:
+        """Path of the server's Unix command socket: its client log holds the client
+        chronyd (127.0.0.1) and the NTP requests it sent."""
+        return str(self._require_base() / "server" / "chronyd.sock")
+
+    @property
     def udp_host(self) -> str:
         """Address of the client's UDP command port."""
         return LOOPBACK

@@ -9,9 +9,11 @@ from enum import Enum, IntFlag
 
 __all__ = [
     "NEVER_SAMPLED",
+    "NO_INTERVAL",
     "Activity",
     "AuthData",
     "AuthMode",
+    "Client",
     "KeyType",
     "LeapStatus",
     "NTPData",
@@ -35,6 +37,9 @@ __all__ = [
 
 #: ``last_sample_ago`` value chronyd reports for a source never sampled.
 NEVER_SAMPLED = 0xFFFFFFFF
+#: A :class:`Client` interval chronyd reports for a service the client never used
+#: (chronyc prints ``-``); its ``last_*_ago`` is then :data:`NEVER_SAMPLED`.
+NO_INTERVAL = 127
 
 
 class Transport(Enum):
@@ -435,3 +440,30 @@ def _ref_id_to_name(ref_id: int) -> str:
     from ._convert import refid_name
 
     return refid_name(ref_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """One host in chronyd's client access log (``chronyc clients``).
+
+    Hits and drops count requests of each service (NTP, NTS-KE, command) since the
+    host was first logged; intervals are log2 seconds between its requests
+    (:data:`NO_INTERVAL`: the service was never used); ``*_ago`` are seconds since
+    its last request (:data:`NEVER_SAMPLED`: never). Command requests over the Unix
+    socket are not logged: only hosts using the UDP command port count them.
+    """
+
+    address: str
+    ntp_hits: int
+    nke_hits: int
+    cmd_hits: int
+    ntp_drops: int
+    nke_drops: int
+    cmd_drops: int
+    ntp_interval: int
+    nke_interval: int
+    cmd_interval: int
+    ntp_timeout_interval: int
+    last_ntp_hit_ago: int
+    last_nke_hit_ago: int
+    last_cmd_hit_ago: int

@@ -1,4 +1,4 @@
-"""The field registry: every fact about chrony's ten reports, as data.
+"""The field registry: every fact about chrony's reports, as data.
 
 One entry per report: its libchrony name, the wire request/response codes, the
 response layouts of each chronyd generation, and per field libchrony's name, the
@@ -20,6 +20,8 @@ from enum import Enum, IntEnum
 from . import models as m
 
 __all__ = [
+    "ALL_REPORTS",
+    "CLIENTS",
     "COUNT_FIELD",
     "MAX_RECORDS",
     "PROTOCOL_VERSION",
@@ -37,6 +39,7 @@ __all__ = [
     "Derived",
     "Field",
     "FieldType",
+    "Page",
     "RecordArg",
     "Report",
     "Response",
@@ -144,6 +147,7 @@ class RecordArg(IntEnum):
     NONE = 0  # single-record report
     INDEX = 1  # u32 record index
     ADDRESS = 2  # IPAddr of the source (taken from its sourcestats record)
+    PAGE = 3  # first index, count, min hits, reset: several records per reply
 
 
 _WIRE_FIELD_TYPE = {
@@ -249,6 +253,20 @@ class Response:
 
 
 @dataclass(frozen=True, slots=True)
+class Page:
+    """How a paged report's requests and replies frame its records.
+
+    The request carries ``request`` (u32 each); the reply starts with ``header``
+    (u32 each), then ``records`` slots of one record each (its Response's fields),
+    of which the header's record count are valid.
+    """
+
+    request: tuple[str, ...]
+    header: tuple[str, ...]
+    records: int
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """One of libchrony's reports and how pychrony turns it into a dataclass."""
 
@@ -262,11 +280,15 @@ class Report:
     count_request: int | None = None
     open_over_udp: bool = False
     description: str = ""
+    #: False for reports libchrony cannot read: the native backend reads them with
+    #: pychrony's own protocol client (ChronyConnection.backend_of tells).
+    libchrony: bool = True
+    page: Page | None = None
 
     @property
     def multi(self) -> bool:
-        """True when the record count is asked of chronyd (one record per source)."""
-        return self.count_request is not None
+        """True for a list of records: counted first (one per source) or paged."""
+        return self.count_request is not None or self.page is not None
 
     @property
     def latest(self) -> Response:
@@ -705,6 +727,53 @@ SMOOTHING = Report(
     ),
 )
 
+# -- clients ------------------------------------------------------------------
+
+CLIENTS = Report(
+    name="clients",
+    model=m.Client,
+    getter="get_clients",
+    record_request=68,  # REQ_CLIENT_ACCESSES_BY_INDEX3
+    record_arg=RecordArg.PAGE,
+    libchrony=False,
+    description=(
+        "chronyd's client access log: NTP, NTS-KE and command hits, drops and intervals "
+        "per client address (chronyd 4.0+, Unix socket only)."
+    ),
+    page=Page(
+        request=("first index", "clients", "minimum hits", "reset"),
+        header=("indices", "next index", "clients"),
+        records=8,  # MAX_CLIENT_ACCESSES
+    ),
+    responses=(
+        Response(
+            21,  # RPY_CLIENT_ACCESSES_BY_INDEX3
+            (
+                Field("address", W.ADDRESS, C.ADDRESS, "address"),
+                _counter("NTP hits", "ntp_hits"),
+                _counter("NTS-KE hits", "nke_hits"),
+                _counter("command hits", "cmd_hits"),
+                _counter("NTP drops", "ntp_drops"),
+                _counter("NTS-KE drops", "nke_drops"),
+                _counter("command drops", "cmd_drops"),
+                Field("NTP interval", W.INT8, C.INTERVAL_LOG2_SECONDS, "ntp_interval"),
+                Field("NTS-KE interval", W.INT8, C.INTERVAL_LOG2_SECONDS, "nke_interval"),
+                Field("command interval", W.INT8, C.INTERVAL_LOG2_SECONDS, "cmd_interval"),
+                Field(
+                    "NTP timeout interval",
+                    W.INT8,
+                    C.INTERVAL_LOG2_SECONDS,
+                    "ntp_timeout_interval",
+                ),
+                Field("last NTP hit ago", W.UINT32, C.INTERVAL_SECONDS, "last_ntp_hit_ago"),
+                Field("last NTS-KE hit ago", W.UINT32, C.INTERVAL_SECONDS, "last_nke_hit_ago"),
+                Field("last command hit ago", W.UINT32, C.INTERVAL_SECONDS, "last_cmd_hit_ago"),
+            ),
+            "4.0",
+        ),
+    ),
+)
+
 #: All reports, in libchrony's order.
 REPORTS: tuple[Report, ...] = (
     TRACKING,
@@ -718,13 +787,15 @@ REPORTS: tuple[Report, ...] = (
     RTCDATA,
     SMOOTHING,
 )
-REPORTS_BY_NAME: dict[str, Report] = {r.name: r for r in REPORTS}
+#: Every report: libchrony's ten, then those only pychrony's protocol client reads.
+ALL_REPORTS: tuple[Report, ...] = (*REPORTS, CLIENTS)
+REPORTS_BY_NAME: dict[str, Report] = {r.name: r for r in ALL_REPORTS}
 
 #: Every command code pychrony sends to chronyd: the reports' record and count
 #: requests and the source-name request. All are monitoring (read-only) commands;
 #: tests/test_read_only.py checks them against chrony's list and every datagram sent.
 REQUEST_COMMANDS: frozenset[int] = frozenset(
-    {r.record_request for r in REPORTS}
-    | {r.count_request for r in REPORTS if r.count_request is not None}
+    {r.record_request for r in ALL_REPORTS}
+    | {r.count_request for r in ALL_REPORTS if r.count_request is not None}
     | {COUNT_REQUEST, SOURCE_NAME_REQUEST}
 )

@@ -24,6 +24,7 @@ from typing import Any
 
 from pychrony import _wire
 from pychrony import registry as reg
+from pychrony._clients import encode_page_reply
 from pychrony.models import SourceMode
 from pychrony.registry import Report, Response, Wire
 
@@ -120,6 +121,8 @@ def default_responder(sources: Sources) -> Callable[[Request], list[bytes]]:
                 return [request.error(3)]
             name = f"ntp-{request.address}.example.org".encode().ljust(256, b"\0")
             return [request.raw_reply(reg.SOURCE_NAME_RESPONSE, name)]
+        if request.command == reg.CLIENTS.record_request:
+            return [_clients_page(request, sources)]
         report = by_command.get(request.command)
         if report is None:
             return [request.error(3)]
@@ -148,6 +151,16 @@ def default_responder(sources: Sources) -> Callable[[Request], list[bytes]]:
         return [request.reply(response, values)]
 
     return respond
+
+
+def _clients_page(request: Request, sources: Sources) -> bytes:
+    """chronyd's client log: one client per source, 198.51.100.(i+1), i NTP hits."""
+    never = 0xFFFFFFFF
+    log = [
+        [f"198.51.100.{i + 1}", i, 0, 2 * i, 0, 0, 0, 4, 127, 127, 127, i, never, never]
+        for i in range(sources.count + sources.lie)
+    ]
+    return encode_page_reply(log, request.data, command=request.command, sequence=request.sequence)
 
 
 #: How a hostile peer answers, given the genuine reply and a forged one (other

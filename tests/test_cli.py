@@ -21,6 +21,7 @@ from pychrony.testing import (
     SCENARIO_LEAP_INSERT,
     SCENARIO_MULTI_SOURCE,
     SCENARIO_RTC_AVAILABLE,
+    SCENARIO_SERVING_CLIENTS,
     SCENARIO_UNSYNC,
     ChronyStateConfig,
     expected_reports,
@@ -39,7 +40,9 @@ def _run(capsys, *argv: str, config=SCENARIO_MULTI_SOURCE) -> tuple[int, str, st
 
 @pytest.mark.parametrize("command", REPORT_COMMANDS)
 def test_every_command_prints_text_and_csv(capsys, command):
-    config = SCENARIO_RTC_AVAILABLE if command == "rtcdata" else SCENARIO_MULTI_SOURCE
+    config = {"rtcdata": SCENARIO_RTC_AVAILABLE, "clients": SCENARIO_SERVING_CLIENTS}.get(
+        command, SCENARIO_MULTI_SOURCE
+    )
     code, text, err = _run(capsys, "-n", command, config=config)
     assert code == 0, err
     assert text.strip()
@@ -57,9 +60,11 @@ def test_every_command_prints_text_and_csv(capsys, command):
 
 @pytest.mark.parametrize("report", REPORTS_BY_NAME)
 def test_json_round_trips(capsys, report):
-    code, out, err = _run(capsys, "--json", report)
+    config = SCENARIO_SERVING_CLIENTS if report == "clients" else SCENARIO_MULTI_SOURCE
+    code, out, err = _run(capsys, "--json", report, config=config)
     assert code == 0, err
-    expected = json.loads(json.dumps(to_json(expected_reports(SCENARIO_MULTI_SOURCE)[report])))
+    expected = json.loads(json.dumps(to_json(expected_reports(config)[report])))
+    assert expected or report != "clients"
     assert json.loads(out) == expected
 
 
@@ -406,3 +411,22 @@ def test_watch_exit_on_error_stops_with_its_code(capsys, monkeypatch):
     code, _, err = _run(capsys, "--watch", "1", "--exit-on-error", "tracking", config=config)
     assert (code, ticks) == (3, [])
     assert "group" in err
+
+
+def test_clients_prints_chronycs_columns(capsys):
+    """``clients`` as chronyc 4.3 prints it (client.c): "-" for no interval and never."""
+    code, text, err = _run(capsys, "-n", "clients", config=SCENARIO_SERVING_CLIENTS)
+    assert code == 0, err
+    lines = text.splitlines()
+    assert lines[0] == (
+        "Hostname                      NTP   Drop Int IntL Last     Cmd   Drop Int  Last"
+    )
+    assert lines[1] == "=" * len(lines[0])
+    assert lines[2] == (
+        "192.0.2.10                   1520      0   6   -    12       0      0   -     -"
+    )
+    assert lines[3] == (
+        "192.0.2.11                  90210    340  -3   1     0       0      0   -     -"
+    )
+    code, out, err = _run(capsys, "-c", "clients", config=SCENARIO_SERVING_CLIENTS)
+    assert out.splitlines()[3] == "198.51.100.5,0,0,127,127,4294967295,42,1,4,3"

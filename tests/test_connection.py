@@ -151,7 +151,7 @@ def test_unknown_report_name():
         pychrony.ChronyConnection() as conn,
         pytest.raises(ChronyError, match="Unknown report"),
     ):
-        conn.report("clients")
+        conn.report("manual")
 
 
 def test_python_backend_is_explicit():
@@ -188,3 +188,19 @@ def test_no_extensions_env_forces_python():
         check=True,
     )
     assert out.stdout.split() == ["None", "python"]
+
+
+def test_clients_from_the_mock_and_which_code_read_it():
+    from pychrony.testing import SCENARIO_SERVING_CLIENTS
+
+    with patched_chrony_connection(SCENARIO_SERVING_CLIENTS):
+        with pychrony.ChronyConnection() as conn:
+            assert conn.get_clients() == SCENARIO_SERVING_CLIENTS.clients
+            assert conn.report("clients") == SCENARIO_SERVING_CLIENTS.clients
+            assert conn.backend_of("clients") == "python"
+            assert conn.backend_of("tracking") == conn.backend
+        assert pychrony.get_clients() == SCENARIO_SERVING_CLIENTS.clients
+        with pychrony.ChronyConnectionPool() as pool:
+            assert pool.get_clients() == SCENARIO_SERVING_CLIENTS.clients
+    with pytest.raises(ChronyError, match="Unknown report"):
+        pychrony.ChronyConnection(backend="python").backend_of("manual")

@@ -333,7 +333,18 @@ def test_one_connection_reused():
         for _ in range(3):
             client.get("/api/snapshot")
             client.get("/metrics")
-    assert len(sessions) == 1
+    # One for the page, one for /metrics (its own single-flight reader), each reused.
+    assert len(sessions) == 2
+
+
+def test_a_busy_page_reader_never_delays_a_scrape():
+    with patched_chrony_connection(SCENARIO_NTP_SYNCED):
+        app = create_app(refresh=0, poll=False)
+        client = TestClient(app)
+        with app.state.reader._lock:  # as while the poller waits on a hung chronyd
+            response = client.get("/metrics")
+    assert response.status_code == 200
+    assert "chrony_up 1.0" in response.text
 
 
 def test_cached_reading_shared_between_requests():

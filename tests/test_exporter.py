@@ -48,11 +48,12 @@ from pychrony.testing import (
     SCENARIO_GPS_REFCLOCK,
     SCENARIO_MULTI_SOURCE,
     SCENARIO_NTP_SYNCED,
+    SCENARIO_SERVING_CLIENTS,
     ChronyStateConfig,
     patched_chrony_connection,
 )
 
-EVERY = (*ALL_COLLECTORS, "ntpdata")
+EVERY = (*ALL_COLLECTORS, "ntpdata", "clients")
 UNREACHABLE = ChronyStateConfig(error_injection={"open": -111})
 
 
@@ -91,7 +92,8 @@ def test_every_emitted_family_is_in_the_table_with_its_type_and_labels():
         assert family.type == spec.kind, name
         assert family.documentation == spec.help
         for sample in family.samples:
-            assert tuple(sorted(sample.labels)) == tuple(sorted(spec.labels)), name
+            labels = set(sample.labels) - ({"le"} if sample.name.endswith("_bucket") else set())
+            assert tuple(sorted(labels)) == tuple(sorted(spec.labels)), name
         seen.add(name)
     # Every family of the table comes out of this scenario (no RTC: rtc_tracked only;
     # the probe's duration comes from /probe: tests/test_exporter_probe.py).
@@ -175,7 +177,7 @@ def test_only_enabled_collectors_and_chrony_exporter_defaults():
 
 def test_unknown_collector_is_a_clear_error():
     with pytest.raises(ChronyError, match="unknown collectors"):
-        ChronyCollector(ScrapeReader(deadline=1.0), ["clients"])
+        ChronyCollector(ScrapeReader(deadline=1.0), ["ntp"])
 
 
 def test_unreachable_gives_up_zero_and_every_collector_failed():
@@ -459,11 +461,38 @@ def test_bad_flags_exit_2(argv, capsys):
     assert "error" in capsys.readouterr().err
 
 
-def test_clients_collector_refused_clearly(capsys):
-    assert main(["--collector.clients"]) == 2
-    err = capsys.readouterr().err
-    assert "level=error" in err
-    assert "no clients report" in err
+def test_clients_collector_aggregates_as_chrony_exporter():
+    """chrony_exporter 0.14's clients collector: clients per protocol (nts: NTS-KE
+    hits), histograms of the last NTP hit and NTP interval over clients with NTP
+    hits, of NTP drops over clients that sent or tried NTP. Bounds print as Go does
+    (le="1", not "1.0"), so queries written for chrony_exporter match."""
+    samples = scrape(SCENARIO_SERVING_CLIENTS, ["clients"])
+    assert value(samples, "chrony_scrape_collector_success", collector="clients") == 1
+    assert value(samples, "chrony_clients_connected", protocol="ntp") == 3
+    assert value(samples, "chrony_clients_connected", protocol="nts") == 1
+    # NTP hits: 192.0.2.10 (last 12 s, 2^6 s), .11 (0 s, 2^-3 s), 2001:db8::7 (700 s, 2^10 s)
+    last = "chrony_clients_last_ntp_hit_ago_seconds"
+    assert value(samples, f"{last}_count") == 3
+    assert value(samples, f"{last}_sum") == 712
+    assert value(samples, f"{last}_bucket", le="1") == 1
+    assert value(samples, f"{last}_bucket", le="30") == 2
+    assert value(samples, f"{last}_bucket", le="1800") == 3
+    interval = "chrony_clients_ntp_interval_seconds"
+    assert value(samples, f"{interval}_sum") == 64 + 0.125 + 1024
+    assert value(samples, f"{interval}_bucket", le="60") == 1
+    assert value(samples, f"{interval}_bucket", le="+Inf") == 3
+    drops = "chrony_clients_ntp_drops"
+    assert value(samples, f"{drops}_count") == 3
+    assert value(samples, f"{drops}_bucket", le="0") == 2
+    assert value(samples, f"{drops}_bucket", le="100") == 2
+    assert value(samples, f"{drops}_sum") == 340
+
+
+def test_clients_collector_is_opt_in_and_accepted(capsys):
+    args = build_parser().parse_args(["--collector.clients"])
+    assert "clients" in collectors_of(args)
+    assert "clients" not in collectors_of(build_parser().parse_args([]))
+    assert "clients" not in ALL_COLLECTORS  # it needs the Unix socket
 
 
 def test_bad_web_config_exits_2(tmp_path, capsys):

@@ -63,8 +63,8 @@ def test_collectors_parameter():
     assert parse_collectors(None, ("tracking",)) == ("tracking",)
     assert parse_collectors(" ", ("tracking",)) == ("tracking",)
     assert parse_collectors("sources, tracking,sources", ()) == ("sources", "tracking")
-    with pytest.raises(ProbeError, match="Unknown collectors \\['clients'\\]"):
-        parse_collectors("tracking,clients", ())
+    with pytest.raises(ProbeError, match="Unknown collectors \\[.nope.\\]"):
+        parse_collectors("tracking,nope", ())
     assert issubclass(ProbeError, ChronyError)
 
 
@@ -226,7 +226,7 @@ def test_without_a_prober_there_is_no_probe_route():
 
 def test_prober_refuses_unknown_default_collectors():
     with pytest.raises(ChronyError, match="unknown collectors"):
-        Prober(deadline=1.0, collectors=("clients",), backend="python")
+        Prober(deadline=1.0, collectors=("nope",), backend="python")
     with pytest.raises(ChronyError, match="deadline"):
         Prober(deadline=0, collectors=(), backend="python")
 

@@ -30,7 +30,7 @@ import pytest
 from cmdmon_fake import FakeChronyd, Sources, fake_chronyd
 
 import pychrony
-from pychrony import ChronyConnection, _cmdmon, _wire, cli
+from pychrony import ChronyConnection, _clients, _cmdmon, _wire, cli
 from pychrony import registry as reg
 from pychrony.exceptions import ChronyConnectionError
 from pychrony.registry import REPORTS, REPORTS_BY_NAME
@@ -85,12 +85,13 @@ def test_allowlist_is_chronys_monitoring_commands():
         "NTP_SOURCE_NAME",
         "AUTH_DATA",
         "SELECT_DATA",
+        "CLIENT_ACCESSES_BY_INDEX3",
     }
     assert not reg.REQUEST_COMMANDS & CANDM_CONTROL.keys()
 
 
 def test_allowlist_covers_every_request_of_the_registry():
-    for report in REPORTS:
+    for report in reg.ALL_REPORTS:
         assert report.record_request in reg.REQUEST_COMMANDS
         assert report.count_request is None or report.count_request in reg.REQUEST_COMMANDS
     assert {reg.COUNT_REQUEST, reg.SOURCE_NAME_REQUEST} <= reg.REQUEST_COMMANDS
@@ -104,6 +105,10 @@ def check_request(packet: bytes) -> int:
     assert command in CANDM_READ_ONLY
     assert attempt < 16
     assert len(packet) == expected_length(command, packet), (command, len(packet))
+    if command == reg.CLIENTS.record_request:
+        # first index, clients, minimum hits, reset: reading never clears the counters
+        _first, wanted, min_hits, reset = struct.unpack_from(">IIII", packet, 20)
+        assert (wanted, min_hits, reset) == (8, 0, 0), "a clients request must not reset"
     return command
 
 
@@ -113,6 +118,8 @@ def expected_length(command: int, packet: bytes) -> int:
         return _wire.COUNT_LAYOUT.length
     if command == reg.SOURCE_NAME_REQUEST:
         return _wire.NAME_REQUEST_LENGTH
+    if command == reg.CLIENTS.record_request:
+        return _clients.REQUEST_LENGTH
     (report,) = {r for r in REPORTS if r.record_request == command}
     return _wire.request_length(report)
 
@@ -151,6 +158,17 @@ def test_every_public_api_sends_only_monitoring_requests(recorder):
             for report in REPORTS:
                 conn.report(report.name)
                 getattr(conn, report.getter)()
+        if address == recorder.unix.address:  # the clients report: Unix socket only
+            assert len(pychrony.get_clients(address, backend="python")) == 3
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                assert cli.main(["-h", address, "--backend", "python", "-c", "clients"]) == 0
+            assert len(out.getvalue().splitlines()) == 3
+        else:
+            sent = len(recorder.udp.datagrams)
+            with pytest.raises(pychrony.ChronyPermissionError):
+                pychrony.get_clients(address, backend="python")
+            assert len(recorder.udp.datagrams) == sent  # refused before sending
         for args in (["-n", "all"], ["--json", "all"], ["-c", "-N", "sources", "-a"]):
             out = io.StringIO()
             with contextlib.redirect_stdout(out):
@@ -188,6 +206,14 @@ def test_testing_kit_sends_nothing(recorder):
     assert recorder.datagrams() == []
 
 
+def test_a_clients_reset_would_be_caught():
+    reset = struct.pack(">IIII", 0, 8, 0, 1)
+    packet = _wire.encode_request(68, 1, 0, reset, _clients.REQUEST_LENGTH)
+    with pytest.raises(AssertionError, match="must not reset"):
+        check_request(packet)
+    check_request(_wire.encode_request(68, 1, 0, _clients.encode_page(0), 520))
+
+
 def test_a_control_command_would_be_caught():
     # The check above is not vacuous: a request for a state-changing command fails it.
     for command in CANDM_CONTROL:
@@ -213,7 +239,7 @@ def _without_sequence(packet: bytes) -> bytes:
 
 
 @pytest.mark.skipif(shutil.which("chronyc") is None, reason="chronyc is not installed")
-@pytest.mark.parametrize("report", REPORTS, ids=lambda r: r.name)
+@pytest.mark.parametrize("report", reg.ALL_REPORTS, ids=lambda r: r.name)
 def test_requests_are_what_chronyc_sends(tmp_path, report):
     """For the same query, pychrony's request equals chronyc's, but for padding to
     reply layouts newer than chronyc (pychrony pads to its longest known reply)."""

@@ -95,6 +95,8 @@ REPLY_LENGTHS = {
     ("authdata", 20): 28 + 3 * 4 + 6 * 2,
     ("rtcdata", 7): 28 + 12 + 2 * 2 + 3 * 4,
     ("smoothing", 13): 28 + 6 * 4,
+    # one record of RPY_ClientAccesses_Client (a reply holds 8 of them: pychrony._clients)
+    ("clients", 21): 28 + 20 + 6 * 4 + 4 + 3 * 4,
 }
 
 # Request lengths: header + data, padded to the longest reply (pktlength.c).

@@ -42,6 +42,7 @@ COMMANDS: dict[str, Command] = {
         Command("authdata", "authdata", source_options=True),
         Command("rtcdata", "rtcdata"),
         Command("smoothing", "smoothing"),
+        Command("clients", "clients"),
         Command("sourcename", "sources", address="required"),
     )
 }

@@ -301,10 +301,24 @@ AUTHDATA = Table(
     ),
 )
 
+CLIENTS = Table(
+    "clients",
+    header="Hostname                      NTP   Drop Int IntL Last     Cmd   Drop Int  Last",
+    row=parse_template(
+        "{@name:*s}  {NTP hits:6U}  {NTP drops:5U}  {NTP interval:C}  "
+        "{NTP timeout interval:C}  {last NTP hit ago:I}  {command hits:6U}  "
+        "{command drops:5U}  {command interval:C}  {last command hit ago:I}\n"
+    ),
+    name_width=25,
+    filter_ids=False,
+)
+
 BLOCKS: dict[str, Block] = {
     b.report: b for b in (TRACKING, NTPDATA, SERVERSTATS, ACTIVITY, RTCDATA, SMOOTHING)
 }
-TABLES: dict[str, Table] = {t.report: t for t in (SOURCES, SOURCESTATS, SELECTDATA, AUTHDATA)}
+TABLES: dict[str, Table] = {
+    t.report: t for t in (SOURCES, SOURCESTATS, SELECTDATA, AUTHDATA, CLIENTS)
+}
 LAYOUTS: dict[str, Block | Table] = {**BLOCKS, **TABLES}
 
 # -- values chronyc computes ----------------------------------------------------

@@ -18,6 +18,7 @@ S     seconds with a unit chosen per value (``+`` shows the sign)
 O     seconds as ``N seconds slow|fast``; F: ppm as ``N ppm slow|fast``
 P     ppm, 10 wide
 I     interval in seconds, 4 wide: ``35``, ``66m``, ``5h``, ``3d``; ``-``: never
+C     client log interval (log2 seconds), 2 wide; `` -``: none (127)
 T     UTC date and time
 R     reference ID as 8 hex digits
 L     leap status (width 1: one character)
@@ -80,7 +81,16 @@ TIMESTAMPING_TEXT = {
     Timestamping.HARDWARE: "Hardware",
 }
 # CSV mode turns the human kinds into plain ones (and drops sign and width).
-_CSV_KIND = {"F": ("f", 3), "P": ("f", 3), "O": ("f", 9), "S": ("f", 9), "I": ("U", None)}
+_CSV_KIND = {
+    "F": ("f", 3),
+    "P": ("f", 3),
+    "O": ("f", 9),
+    "S": ("f", 9),
+    "I": ("U", None),
+    "C": ("d", None),
+}
+#: The client log's "no interval" (chronyc prints " -" for it and anything above).
+NO_INTERVAL = 127
 # print_nanoseconds(): (limit, scale, unit, text spec) by magnitude.
 _SCALES = (
     (9999.5e-9, 1e9, "ns", "4.0f"),
@@ -243,6 +253,7 @@ def _bits(spec: Spec, value: int) -> str:
 
 _FORMATTERS: dict[str, Callable[[Spec, Any], str]] = {
     "B": lambda s, v: "Yes" if v else "No",
+    "C": lambda s, v: " -" if int(v) >= NO_INTERVAL else f"{int(v):2d}",
     "F": _slow_fast,
     "O": _slow_fast,
     "I": lambda s, v: _interval(int(v)),

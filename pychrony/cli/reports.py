@@ -143,8 +143,9 @@ def named_sources(conn: ChronyConnection) -> list[Source]:
     """
     if conn.backend != "native":
         return conn.get_sources()
+    address = conn.open().address  # None until a session is open
     with ChronyConnection(
-        conn.address, timeout=conn.timeout, attempts=conn.attempts, backend="python"
+        address, timeout=conn.timeout, attempts=conn.attempts, backend="python"
     ) as named:
         return named.get_sources()
 
@@ -157,6 +158,13 @@ def _configured_names(conn: ChronyConnection) -> dict[str, str | None]:
 
 
 def all_reports() -> list[str]:
-    """The command names of every report, in the registry's order (``all``)."""
+    """The command names of libchrony's reports, in the registry's order (``all``).
+
+    ``clients`` is left out: chronyd serves it over its Unix socket only, so ``all``
+    over UDP would fail on it; ask for it on its own."""
     by_report = {c.report: c.name for c in COMMANDS.values() if c.name != "sourcename"}
-    return [by_report[name] for name in REPORTS_BY_NAME if name in by_report]
+    return [
+        by_report[name]
+        for name, report in REPORTS_BY_NAME.items()
+        if name in by_report and report.libchrony
+    ]

@@ -20,7 +20,7 @@ from types import NoneType, UnionType
 from typing import Any
 
 from ..display import NEVER_ATTRS, field_of
-from ..registry import REPORTS, REPORTS_BY_NAME, Content, Report
+from ..registry import ALL_REPORTS, REPORTS_BY_NAME, Content, Report
 from .common import EXIT_OK, UsageError
 from .options import Parser
 
@@ -124,7 +124,7 @@ def shipped(name: str) -> str:
 def main(args: argparse.Namespace) -> int:
     """``pychrony schema REPORT``: print the shipped schema."""
     p = Parser(prog="pychrony schema", description="Print the JSON Schema of a report's --json.")
-    p.add_argument("report", choices=[r.name for r in REPORTS], metavar="REPORT")
+    p.add_argument("report", choices=[r.name for r in ALL_REPORTS], metavar="REPORT")
     opts = p.parse_args(args.args)
     sys.stdout.write(shipped(opts.report))
     return EXIT_OK
@@ -133,7 +133,7 @@ def main(args: argparse.Namespace) -> int:
 def _write(check: bool) -> int:
     folder = Path(__file__).with_name("schemas")
     stale = []
-    for report in REPORTS:
+    for report in ALL_REPORTS:
         path = folder / f"{report.name}.json"
         wanted = text(report.name)
         if check:

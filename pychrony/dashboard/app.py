@@ -6,7 +6,9 @@ Routes:
 * ``/api/snapshot`` tracking, sources, sourcestats and rtcdata with their display
   strings and the charts' series, as the page's script uses them;
 * ``/api/<report>`` any report as :func:`pychrony.display.to_json` JSON;
-* ``/metrics`` Prometheus text format (:mod:`.metrics`);
+* ``/metrics`` the exporter's metrics (:mod:`pychrony.exporter`: OpenMetrics when
+  asked, gzip, ``name[]``), read by its own single-flight reader: the poller never
+  delays a scrape;
 * ``/healthz`` liveness of the dashboard, with chronyd's last known state.
 """
 
@@ -20,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,9 +40,11 @@ from ..exceptions import (
     ChronyError,
     ChronyPermissionError,
 )
+from ..exporter.collector import ChronyCollector
+from ..exporter.scrape import ScrapeReader
+from ..exporter.web import metrics_route
 from ..registry import REPORTS_BY_NAME
 from .history import DEFAULT_HISTORY
-from .metrics import ChronyCollector
 from .reader import ChronyReader
 from .view import SNAPSHOT_REPORTS, snapshot, view
 
@@ -147,6 +151,12 @@ def create_app(
     at most one point per ``refresh`` seconds per series; ignored when ``reader`` is
     given).
     """
+    # /metrics reads through its own single-flight, deadline-bounded reader (the
+    # exporter's), so the poller or a page never delays a scrape; an injected reader
+    # (tests, embedding) serves both.
+    scrapes: ScrapeReader | None = None
+    if reader is None:
+        scrapes = ScrapeReader(address, deadline=timeout * attempts, backend=backend)
     reader = reader or ChronyReader(
         address,
         timeout=timeout,
@@ -156,7 +166,7 @@ def create_app(
         history_interval=refresh or REFRESH_SECONDS,
     )
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ChronyCollector(reader))
+    registry.register(ChronyCollector(scrapes or reader))
     templates = _environment()
     page = templates.get_template("index.html")
 
@@ -219,10 +229,6 @@ def create_app(
     async def api_index(request: Request) -> JSONResponse:
         return JSONResponse({"reports": list(REPORTS_BY_NAME), "snapshot": "/api/snapshot"})
 
-    async def metrics(request: Request) -> Response:
-        body = await run_in_threadpool(generate_latest, registry)
-        return Response(body, media_type=CONTENT_TYPE_LATEST, headers=_NO_STORE)
-
     async def healthz(request: Request) -> JSONResponse:
         chronyd = "down" if reader.last_error else "up" if reader.last_success else "unknown"
         return JSONResponse(
@@ -250,6 +256,8 @@ def create_app(
             if poller is not None:
                 await asyncio.to_thread(poller.stop)
             reader.close()
+            if scrapes is not None:
+                scrapes.close()
 
     get = ["GET"]
     app = Starlette(
@@ -258,7 +266,7 @@ def create_app(
             Route("/api", api_index, methods=get),
             Route("/api/snapshot", api_snapshot, methods=get),
             Route("/api/{report}", api_report, methods=get),
-            Route("/metrics", metrics, methods=get),
+            metrics_route(registry),
             Route("/healthz", healthz, methods=get),
             Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
         ],

@@ -11,7 +11,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ..models import (
+    NEVER_SAMPLED,
+    NO_INTERVAL,
     Activity,
+    Client,
     NTPData,
     RTCData,
     SelectData,
@@ -24,10 +27,11 @@ from ..models import (
     SourceStats,
     TrackingStatus,
 )
-from .families import new_family
+from .families import CLIENTS_DROP_BUCKETS, CLIENTS_TIME_BUCKETS, new_family, new_histogram
 
 __all__ = [
     "activity",
+    "clients",
     "ntpdata",
     "rtcdata",
     "selectdata",
@@ -245,3 +249,35 @@ def rtcdata(rtc: RTCData | None) -> Iterator[Metric]:
     yield _one("chrony_rtc_frequency_ppms", rtc.freq_offset)
     yield _one("chrony_rtc_samples", float(rtc.samples))
     yield _one("chrony_rtc_reference_timestamp_seconds", rtc.ref_time)
+
+
+def clients(records: Iterable[Client]) -> Iterator[Metric]:
+    """chronyc clients, aggregated as chrony_exporter does: how many clients per
+    protocol, and histograms of their last NTP hit, NTP interval and NTP drops."""
+    protocols = {"ntp": 0, "nts": 0}
+    last_hits: list[float] = []
+    intervals: list[float] = []
+    drops: list[float] = []
+    for c in records:
+        protocols["nts" if c.nke_hits else "ntp"] += 1
+        if c.ntp_hits or c.ntp_drops:
+            drops.append(float(c.ntp_drops))
+        if not c.ntp_hits:
+            continue
+        if c.last_ntp_hit_ago != NEVER_SAMPLED:
+            last_hits.append(float(c.last_ntp_hit_ago))
+        if c.ntp_interval < NO_INTERVAL:
+            intervals.append(2.0**c.ntp_interval)
+    connected = new_family("chrony_clients_connected")
+    for protocol, count in protocols.items():
+        connected.add_metric([protocol], float(count))
+    yield connected
+    for name, values, bounds in (
+        ("last_ntp_hit_ago_seconds", last_hits, CLIENTS_TIME_BUCKETS),
+        ("ntp_interval_seconds", intervals, CLIENTS_TIME_BUCKETS),
+        ("ntp_drops", drops, CLIENTS_DROP_BUCKETS),
+    ):
+        family = new_histogram(f"chrony_clients_{name}")
+        buckets = [(f"{b:g}", float(sum(v <= b for v in values))) for b in bounds]
+        family.add_metric([], [*buckets, ("+Inf", float(len(values)))], sum(values))
+        yield family

@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 from .._version import __version__
 from ..exceptions import ChronyError
 from . import builders
-from .families import FAMILIES, new_family
+from .families import FAMILIES, empty_family, new_family
 from .scrape import Reading, ReportSource
 
 __all__ = [
@@ -52,10 +52,11 @@ COLLECTORS: dict[str, str] = {
     "activity": "activity",
     "smoothing": "smoothing",
     "rtcdata": "rtcdata",
+    "clients": "clients",
 }
-#: Every collector but the opt-in ntpdata (which needs the Unix socket): the
-#: dashboard's /metrics and a bare ``ChronyCollector(reader)``.
-ALL_COLLECTORS = tuple(name for name in COLLECTORS if name != "ntpdata")
+#: Every collector but the opt-in ntpdata and clients (which need the Unix socket):
+#: the dashboard's /metrics and a bare ``ChronyCollector(reader)``.
+ALL_COLLECTORS = tuple(name for name in COLLECTORS if name not in ("ntpdata", "clients"))
 #: chrony_exporter's defaults: tracking only.
 EXPORTER_DEFAULTS = ("tracking",)
 #: Reports read by ``ChronyCollector(reader)`` with the default collectors.
@@ -99,6 +100,7 @@ def build_metrics(
         "activity": builders.activity,
         "smoothing": builders.smoothing,
         "rtcdata": builders.rtcdata,
+        "clients": builders.clients,
     }
     up = new_family("chrony_up")
     up.add_metric([], float(bool(values)))
@@ -116,7 +118,7 @@ def build_metrics(
 def describe_families(collectors: Sequence[str]) -> list[Metric]:
     """Every family ``collectors`` may emit (empty), the scrape's own included."""
     groups = ("scrape", *collectors)
-    return [new_family(f.name) for f in FAMILIES if f.collector in groups]
+    return [empty_family(f.name) for f in FAMILIES if f.collector in groups]
 
 
 class ChronyCollector(Collector):

@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="collector_clients",
         action=_Bool,
         default=False,
-        help="Not available yet: pychrony has no clients report.",
+        help="chronyd's client access log (requires the Unix socket; default false).",
     )
     add(
         "--probe.enabled",
@@ -310,12 +310,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(alert_rules())
         return 0
     setup_logging(args.log_level, args.log_format)
-    if args.collector_clients:
-        log.error(
-            "--collector.clients is not available: pychrony has no clients report yet "
-            "(chronyd's client access log); drop the flag"
-        )
-        return 2
     try:
         config = load_web_config(args.web_config)
         listen = [parse_listen(a) for a in args.listen or [DEFAULT_LISTEN]]

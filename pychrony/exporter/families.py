@@ -12,11 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-__all__ = ["FAMILIES", "FAMILIES_BY_NAME", "SOURCE_LABELS", "Family", "new_family"]
+__all__ = [
+    "CLIENTS_DROP_BUCKETS",
+    "CLIENTS_TIME_BUCKETS",
+    "FAMILIES",
+    "FAMILIES_BY_NAME",
+    "SOURCE_LABELS",
+    "Family",
+    "empty_family",
+    "new_family",
+    "new_histogram",
+]
 
-Kind = Literal["gauge", "counter"]
+Kind = Literal["gauge", "counter", "histogram"]
 
 #: The labels of every per-source family (chrony_exporter's).
 SOURCE_LABELS = ("source_address", "source_name")
@@ -59,6 +69,16 @@ def _counter(name: str, help: str, telegraf: str) -> Family:
         help,
         telegraf=f"chrony_serverstats.{telegraf}",
     )
+
+
+#: Upper bounds of chrony_exporter's clients histograms: seconds (last hit, interval)
+#: and NTP drops per client.
+CLIENTS_TIME_BUCKETS = (1.0, 5.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 21600.0, 86400.0)
+CLIENTS_DROP_BUCKETS = (0.0, 1.0, 2.0, 5.0, 10.0, 50.0, 100.0)
+
+
+def _histogram(name: str, help: str) -> Family:
+    return Family(f"chrony_clients_{name}", "histogram", "clients", help)
 
 
 _SIGN_SOURCES = "positive: the local clock is ahead of (fast of) the source"
@@ -437,6 +457,30 @@ FAMILIES: tuple[Family, ...] = (
         "timestamp span).",
         telegraf="chrony_serverstats.ntp_span_seconds",
     ),
+    # -- clients (chronyd's client access log; Unix socket only) ----------------------
+    _g(
+        "clients_connected",
+        "clients",
+        "Clients in chronyd's client log (chronyc clients), by protocol: nts for those "
+        "that made an NTS-KE connection (NTS-KE hits), ntp for the rest. It stops "
+        "growing at the log's size (clientloglimit).",
+        labels=("protocol",),
+    ),
+    _histogram(
+        "last_ntp_hit_ago_seconds",
+        "Seconds since each client's last NTP request (chronyc clients: NTP Last), over "
+        "the clients that sent NTP requests.",
+    ),
+    _histogram(
+        "ntp_interval_seconds",
+        "Mean interval between each client's NTP requests, seconds: 2 to the power of "
+        "chronyc clients' NTP Int; clients chronyd has no interval for (-) are left out.",
+    ),
+    _histogram(
+        "ntp_drops",
+        "NTP requests dropped by rate limiting per client (chronyc clients: NTP Drop), "
+        "over the clients that sent or tried NTP requests.",
+    ),
     # -- ours: selectdata, activity, smoothing, rtcdata -------------------------------
     _src(
         "selectdata_score",
@@ -553,7 +597,25 @@ FAMILIES_BY_NAME = {f.name: f for f in FAMILIES}
 
 
 def new_family(name: str) -> GaugeMetricFamily | CounterMetricFamily:
-    """An empty family named ``name`` with the table's HELP, type and labels."""
+    """An empty gauge or counter family named ``name`` with the table's HELP, type
+    and labels (histograms: :func:`new_histogram`)."""
     spec = FAMILIES_BY_NAME[name]
+    if spec.kind == "histogram":
+        raise ValueError(f"{name} is a histogram: use new_histogram()")
     cls = CounterMetricFamily if spec.kind == "counter" else GaugeMetricFamily
     return cls(spec.name, spec.help, labels=list(spec.labels))
+
+
+def new_histogram(name: str) -> HistogramMetricFamily:
+    """An empty histogram family named ``name`` with the table's HELP and labels."""
+    spec = FAMILIES_BY_NAME[name]
+    if spec.kind != "histogram":
+        raise ValueError(f"{name} is a {spec.kind}: use new_family()")
+    return HistogramMetricFamily(spec.name, spec.help, labels=list(spec.labels))
+
+
+def empty_family(name: str) -> GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily:
+    """An empty family of any kind (a collector's ``describe()``)."""
+    if FAMILIES_BY_NAME[name].kind == "histogram":
+        return new_histogram(name)
+    return new_family(name)

@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from .._convert import name_to_refid, refid_name
 from ..models import (
     Activity,
+    Client,
     LeapStatus,
     ServerStats,
     Smoothing,
     SourceMode,
     SourceState,
 )
+from .faults import Fault
+from .report_config import AuthConfig, NTPConfig, SelectConfig, check_against_registry
 
 __all__ = ["ERROR_OPERATIONS", "ChronyStateConfig", "RTCConfig", "SourceConfig"]
 
@@ -94,6 +97,12 @@ class SourceConfig:
     stats_skew: float = 0.005
     stats_offset: float = 0.000123456
     offset_err: float = 0.000010000
+    #: The name it was configured by (``server NAME``), served by ``sourcename``;
+    #: None: its address, as chronyd names a source configured by address.
+    name: str | None = None
+    select: SelectConfig | None = None
+    ntp: NTPConfig | None = None
+    auth: AuthConfig | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.stratum <= 16:
@@ -123,6 +132,8 @@ class SourceConfig:
                 ) from None
         elif not 0 < len(self.address) <= 4:
             raise ValueError(f"a refclock is named by 1-4 characters, not {self.address!r}")
+        if self.name is not None and not 0 < len(self.name.encode()) <= 255:
+            raise ValueError(f"a source name is 1-255 bytes (chronyd's limit), not {self.name!r}")
 
     def compute_reference_id(self) -> int:
         """The reference ID: explicit, else the IPv4 address or the refclock name."""
@@ -166,10 +177,14 @@ class ChronyStateConfig:
     server_stats: ServerStats | None = None
     activity: Activity | None = None
     smoothing: Smoothing | None = None
+    #: chronyd's client access log (``clients``), in its table's order.
+    clients: list[Client] = field(default_factory=list)
     #: Reply code per report name, to serve an older layout (e.g. serverstats 14).
     layouts: dict[str, int] = field(default_factory=dict)
     #: Operation (optionally ``op:report``) -> error code (negative errno or libchrony's).
     error_injection: dict[str, int] = field(default_factory=dict)
+    #: Faults a fake chronyd or the mock shows in this state (see :class:`Fault`).
+    faults: tuple[Fault, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.stratum <= 16:
@@ -184,6 +199,16 @@ class ChronyStateConfig:
         self.error_injection = {
             self._error_key(key): code for key, code in self.error_injection.items()
         }
+        if self.server_stats is not None:
+            check_against_registry("serverstats", self.server_stats)
+        self.clients = list(self.clients)
+        for client in self.clients:
+            if not isinstance(client, Client):
+                raise ValueError(f"clients must be pychrony.Client values, not {client!r}")
+            check_against_registry("clients", client)
+        self.faults = tuple(self.faults)
+        if not all(isinstance(f, Fault) for f in self.faults):
+            raise ValueError(f"faults must be Fault values, not {self.faults!r}")
 
     @staticmethod
     def _error_key(key: str) -> str:

@@ -8,6 +8,7 @@ from contextlib import ExitStack
 import pytest
 
 from ..models import RTCData, Source, SourceStats, TrackingStatus
+from ..protocol.driver import FakeChronyd
 from . import factories
 from .config import ChronyStateConfig
 from .mock import MockSession
@@ -43,3 +44,11 @@ def chrony_scenario() -> Iterator[Callable[[ChronyStateConfig], list[MockSession
     """Apply a scenario for the rest of the test: ``chrony_scenario(SCENARIO_UNSYNC)``."""
     with ExitStack() as stack:
         yield lambda config: stack.enter_context(patched_chrony_connection(config))
+
+
+@pytest.fixture
+def fake_chronyd() -> Iterator[Callable[..., FakeChronyd]]:
+    """Start fake chronyds for the test: ``fake_chronyd(SCENARIO_UNSYNC, udp="127.0.0.1:0")``
+    (the arguments of :class:`~pychrony.testing.FakeChronyd`); stopped at the end."""
+    with ExitStack() as stack:
+        yield lambda *args, **kwargs: stack.enter_context(FakeChronyd(*args, **kwargs))

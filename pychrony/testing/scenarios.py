@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from ..models import LeapStatus, SourceMode, SourceState
+import dataclasses
+
+from ..models import NEVER_SAMPLED, NO_INTERVAL, Client, LeapStatus, SourceMode, SourceState
 from .config import ChronyStateConfig, RTCConfig, SourceConfig
+from .faults import Fault
+from .report_config import NTPConfig
 
 __all__ = [
+    "SCENARIO_CHRONYD_HUNG",
+    "SCENARIO_CHRONYD_SLOW",
     "SCENARIO_GPS_REFCLOCK",
     "SCENARIO_LEAP_DELETE",
     "SCENARIO_LEAP_INSERT",
     "SCENARIO_MULTI_SOURCE",
+    "SCENARIO_NAMED_SOURCES",
     "SCENARIO_NO_SOURCES",
     "SCENARIO_NTP_SYNCED",
     "SCENARIO_PPS_REFCLOCK",
     "SCENARIO_RTC_AVAILABLE",
     "SCENARIO_RTC_UNAVAILABLE",
+    "SCENARIO_SERVING_CLIENTS",
+    "SCENARIO_SYNC_LOST",
     "SCENARIO_UNSYNC",
 ]
 
@@ -162,3 +171,66 @@ SCENARIO_MULTI_SOURCE = ChronyStateConfig(
 SCENARIO_NO_SOURCES = ChronyStateConfig(
     stratum=16, reference_id=0, reference_ip="", leap_status=LeapStatus.UNSYNC, sources=[]
 )
+
+#: Sync lost: the only server went unreachable and chronyd gave up on it. As
+#: chronyd 4.3 reports it (reference.c): reference ID 0, stratum 0, no reference
+#: time, root delay and dispersion 1 s, leap status "not synchronised"; the last
+#: offset, RMS offset, frequency and update interval keep their last values.
+SCENARIO_SYNC_LOST = ChronyStateConfig(
+    stratum=0,
+    reference_id=0,
+    reference_ip="",
+    leap_status=LeapStatus.UNSYNC,
+    ref_time=0.0,
+    residual_freq=0.0,
+    skew=0.0,
+    root_delay=1.0,
+    root_dispersion=1.0,
+    sources=[
+        SourceConfig(
+            address=_SERVER,
+            stratum=1,
+            state=SourceState.NONSELECTABLE,
+            reachability=0,
+            last_sample_ago=1200,
+        )
+    ],
+)
+
+#: chronyd hung (stopped, deadlocked): it answers nothing, every read times out.
+SCENARIO_CHRONYD_HUNG = dataclasses.replace(SCENARIO_NTP_SYNCED, faults=(Fault.hung(),))
+
+#: chronyd answering half a second late (a loaded machine).
+SCENARIO_CHRONYD_SLOW = dataclasses.replace(SCENARIO_NTP_SYNCED, faults=(Fault.late(0.5),))
+
+#: Sources configured by name (``server ntp1.example.org``), as ``sourcename`` tells.
+SCENARIO_NAMED_SOURCES = ChronyStateConfig(
+    reference_id=0xC0000264,
+    reference_ip=_SERVER,
+    sources=[
+        SourceConfig(address=_SERVER, stratum=1, name="ntp1.example.org"),
+        SourceConfig(
+            address="2001:db8::1",
+            state=SourceState.SELECTABLE,
+            name="ntp2.example.org",
+            ntp=NTPConfig(local_address="2001:db8::99"),
+        ),
+    ],
+)
+
+
+#: A server with an NTP client, a client it rate-limits, an NTS-KE client and a
+#: monitoring host polling its UDP command port (``chronyc clients``).
+SCENARIO_SERVING_CLIENTS = dataclasses.replace(
+    SCENARIO_NTP_SYNCED,
+    clients=[
+        Client("192.0.2.10", 1520, 0, 0, 0, 0, 0, 6, NO_INTERVAL, NO_INTERVAL, NO_INTERVAL,
+               12, NEVER_SAMPLED, NEVER_SAMPLED),
+        Client("192.0.2.11", 90210, 0, 0, 340, 0, 0, -3, NO_INTERVAL, NO_INTERVAL, 1,
+               0, NEVER_SAMPLED, NEVER_SAMPLED),
+        Client("2001:db8::7", 64, 3, 0, 0, 0, 0, 10, 12, NO_INTERVAL, NO_INTERVAL,
+               700, 5000, NEVER_SAMPLED),
+        Client("198.51.100.5", 0, 0, 42, 0, 0, 1, NO_INTERVAL, NO_INTERVAL, 4, NO_INTERVAL,
+               NEVER_SAMPLED, NEVER_SAMPLED, 3),
+    ],
+)  # fmt: skip

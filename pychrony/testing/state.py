@@ -32,6 +32,7 @@ from ..models import (
 from ..registry import REPORTS_BY_NAME
 from .config import ChronyStateConfig, SourceConfig
 from .records import RawRecord, RawValue, encode_record
+from .report_config import overrides
 
 __all__ = ["ScriptedState", "expected_reports", "replace_field", "scripted_state"]
 
@@ -55,7 +56,7 @@ class ScriptedState:
     disabled: frozenset[str] = frozenset()
 
 
-def _source(sc: SourceConfig) -> Source:
+def _source(sc: SourceConfig, names: bool) -> Source:
     return Source(
         address=sc.address,
         poll=sc.poll,
@@ -68,6 +69,7 @@ def _source(sc: SourceConfig) -> Source:
         orig_latest_meas=sc.orig_latest_meas,
         latest_meas=sc.latest_meas,
         latest_meas_err=sc.latest_meas_err,
+        name=sc.name if names and sc.mode is not SourceMode.REFCLOCK else None,
     )
 
 
@@ -88,7 +90,7 @@ def _stats(sc: SourceConfig) -> SourceStats:
 
 def _select(sc: SourceConfig, config: ChronyStateConfig) -> SelectData:
     options = SelectOptions.NOSELECT if sc.state is SourceState.NONSELECTABLE else SelectOptions(0)
-    return SelectData(
+    derived = SelectData(
         reference_id=sc.compute_reference_id(),
         address=sc.address,
         state=_SELECT_STATE[sc.state],
@@ -101,12 +103,13 @@ def _select(sc: SourceConfig, config: ChronyStateConfig) -> SelectData:
         low_limit=sc.latest_meas - sc.latest_meas_err,
         high_limit=sc.latest_meas + sc.latest_meas_err,
     )
+    return dataclasses.replace(derived, **overrides(sc.select))
 
 
 def _ntp(sc: SourceConfig, config: ChronyStateConfig) -> NTPData:
     local = "::1" if ipaddress.ip_address(sc.address).version == 6 else "127.0.0.1"
     polls = 100 if sc.reachability else 0
-    return NTPData(
+    derived = NTPData(
         remote_address=sc.address,
         local_address=local,
         remote_port=123,
@@ -138,10 +141,11 @@ def _ntp(sc: SourceConfig, config: ChronyStateConfig) -> NTPData:
         hw_tx_timestamps=0,
         hw_rx_timestamps=0,
     )
+    return dataclasses.replace(derived, **overrides(sc.ntp))
 
 
 def _auth(sc: SourceConfig) -> AuthData:
-    return AuthData(
+    derived = AuthData(
         address=sc.address,
         mode=AuthMode.NONE,
         key_type=KeyType.NONE,
@@ -153,13 +157,15 @@ def _auth(sc: SourceConfig) -> AuthData:
         cookie_length=0,
         nak=False,
     )
+    return dataclasses.replace(derived, **overrides(sc.auth))
 
 
-def expected_reports(config: ChronyStateConfig) -> dict[str, Any]:
+def expected_reports(config: ChronyStateConfig, *, names: bool = True) -> dict[str, Any]:
     """What each report must return for ``config`` (the readers' expected output).
 
     Multi-record reports give lists; ntpdata and authdata list NTP sources only;
-    rtcdata is None without an available RTC.
+    rtcdata is None without an available RTC. ``names=False``: sources' names are
+    None, as a reader that cannot ask them (libchrony) gives them.
     """
     ntp_sources = [s for s in config.sources if s.mode is not SourceMode.REFCLOCK]
     rtc = config.rtc
@@ -182,7 +188,7 @@ def expected_reports(config: ChronyStateConfig) -> dict[str, Any]:
             root_dispersion=config.root_dispersion,
             update_interval=config.update_interval,
         ),
-        "sources": [_source(s) for s in config.sources],
+        "sources": [_source(s, names) for s in config.sources],
         "sourcestats": [_stats(s) for s in config.sources],
         "selectdata": [_select(s, config) for s in config.sources],
         "ntpdata": [_ntp(s, config) for s in ntp_sources],
@@ -234,6 +240,7 @@ def expected_reports(config: ChronyStateConfig) -> dict[str, Any]:
             last_update_ago=0.0,
             remaining_time=0.0,
         ),
+        "clients": list(config.clients),
     }
     for name, code in config.layouts.items():
         reports[name] = _in_layout(name, code, reports[name])

@@ -18,33 +18,29 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import pytest
+from chronyc_csv import (
+    AUTH_MODE,
+    LEAP,
+    MODE_CHAR,
+    NTP_MODE,
+    STATE_CHAR,
+    TIMESTAMPING,
+    authdata_numbers,
+    f3,
+    f9,
+    options,
+)
 
 from pychrony import ChronyConnection, ChronyPermissionError
-from pychrony.cli.layouts import MODE_CHAR, STATE_CHAR
-from pychrony.cli.printf import LEAP_TEXT, NTP_MODE_TEXT, TIMESTAMPING_TEXT
 from pychrony.lab import Lab, LabError
 from pychrony.models import (
     NTPFlags,
-    SelectOptions,
 )
 
 pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
 Rows = list[list[str]]
-
-# chronyc's vocabulary, kept once, with the CLI's layouts (which chronyc checks too).
-LEAP = LEAP_TEXT
-NTP_MODE = NTP_MODE_TEXT
-TIMESTAMPING = TIMESTAMPING_TEXT
-
-
-def f9(value: float) -> str:
-    return f"{value:.9f}"
-
-
-def f3(value: float) -> str:
-    return f"{value:.3f}"
 
 
 def snapshot(
@@ -165,12 +161,6 @@ def test_selectdata(lab, chronyc):
         assert row[17] == LEAP[late.leap_status]
 
 
-def options(value: SelectOptions) -> list[str]:
-    letters = [(SelectOptions.NOSELECT, "N"), (SelectOptions.PREFER, "P")]
-    letters += [(SelectOptions.TRUST, "T"), (SelectOptions.REQUIRE, "R")]
-    return [letter if value & flag else "-" for flag, letter in letters] + ["-"]
-
-
 def test_ntpdata(lab):
     with ChronyConnection(lab.socket_path, backend="python") as conn:
 
@@ -254,19 +244,9 @@ def test_authdata(lab):
         auth = conn.get_auth_data()
     rows = lab_rows(lab, "authdata", "-a")
     assert [a.address for a in auth] == [row[0] for row in rows]
-    mode = {0: "-", 1: "SK", 2: "NTS"}
     for a, row in zip(auth, rows, strict=True):
-        assert row[1] == mode[a.mode.value]
-        assert [int(x) for x in row[2:10]] == [
-            a.key_id,
-            a.key_type.value,
-            a.key_length,
-            a.last_ke_ago,
-            a.ke_attempts,
-            int(a.nak),
-            a.cookies,
-            a.cookie_length,
-        ]
+        assert row[1] == AUTH_MODE[a.mode.value]
+        assert [int(x) for x in row[2:10]] == authdata_numbers(a)
 
 
 def test_rtcdata(conn, lab, transport):
