@@ -39,6 +39,9 @@ Differences from chrony_exporter worth knowing:
 - Never-sampled sources have no `last_sample_*` samples rather than 4294967295.
 - The `clients` collector of chrony_exporter 0.14 is not available yet
   (`--collector.clients` stops the start with an error): pychrony has no clients report.
+- Probe mode (`--probe.enabled`, `--probe.only`): `GET /probe?target=HOST[:PORT]` or
+  `unix:///path`, optional `collectors=a,b`, serves the same families for that chronyd
+  plus `chrony_probe_duration_seconds` (README, "Monitoring a fleet").
 - Besides these families the exporter serves prometheus_client's `process_*`,
   `python_info` and `python_gc_*`, and `pychrony_exporter_build_info{version,backend,
   python_implementation,python_version}` (chrony_exporter: `chrony_exporter_build_info`).
@@ -71,12 +74,14 @@ def _flags() -> list[str]:
 
 def render() -> str:
     lines = [_INTRO, *_flags(), "## Families", ""]
-    groups = ["scrape", *COLLECTORS]
+    groups = ["scrape", "probe", *COLLECTORS]
     for group in groups:
         members = [f for f in FAMILIES if f.collector == group]
         if not members:
             continue
-        title = "every scrape" if group == "scrape" else f"collector `{group}`"
+        title = {"scrape": "every scrape", "probe": "every probe (`/probe`)"}.get(
+            group, f"collector `{group}`"
+        )
         if group == "ntpdata":
             title += " (`--collector.sources.with-ntpdata`)"
         lines += [

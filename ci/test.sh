@@ -8,6 +8,8 @@ need=()
 command -v chronyd >/dev/null || need+=(chrony)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v gcc >/dev/null || need+=(gcc)
+# A real Prometheus (2.42, with promtool) for the alert rules and the fleet tests.
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then need+=(prometheus); fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -40,6 +42,8 @@ echo "== native extension, built against the C test double of libchrony (tests/d
 bash ci/build_native.sh
 # test_native_built fails the run if the extension is missing.
 export PYCHRONY_REQUIRE_EXTENSIONS=1
+# The Prometheus tests (rules, dashboard, fleet) fail instead of skipping without it.
+export PYCHRONY_REQUIRE_PROMETHEUS=1
 
 echo "== native extension, linked to a real libchrony (pychrony 2.0.3's wheel), in build/real-libchrony"
 bash ci/build_native_real.sh
@@ -50,6 +54,7 @@ ruff format --check .
 mypy --strict pychrony
 python ci/field_reference.py --check
 python ci/metrics_reference.py --check
+python ci/alerts_reference.py --check
 
 echo "== tests (both readers, real chronyd labs, browser)"
 # Tests marked real_libchrony need the other build: they run in the next step.

@@ -16,7 +16,7 @@ selectdata …) drops only its collector's metrics and shows as 0 in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -26,7 +26,7 @@ from .._version import __version__
 from ..exceptions import ChronyError
 from . import builders
 from .families import FAMILIES, empty_family, new_family
-from .scrape import ReportSource
+from .scrape import Reading, ReportSource
 
 __all__ = [
     "ALL_COLLECTORS",
@@ -35,6 +35,9 @@ __all__ = [
     "METRIC_REPORTS",
     "BuildInfoCollector",
     "ChronyCollector",
+    "build_metrics",
+    "describe_families",
+    "plan_reports",
 ]
 
 #: Collector name → the report it reads. Names are chrony_exporter's where it has the
@@ -63,6 +66,61 @@ METRIC_REPORTS = tuple(COLLECTORS[name] for name in ALL_COLLECTORS)
 _NAMED = ("tracking", "ntpdata", "sourcestats", "selectdata")
 
 
+def plan_reports(collectors: Sequence[str], source_names: bool = True) -> tuple[str, ...]:
+    """The reports to read, in order, for ``collectors`` (names of :data:`COLLECTORS`):
+    "sources" first when another collector labels sources by name."""
+    unknown = [c for c in collectors if c not in COLLECTORS]
+    if unknown:
+        raise ChronyError(f"unknown collectors {unknown}; known: {', '.join(COLLECTORS)}")
+    reports = [COLLECTORS[c] for c in collectors]
+    named = any(c in _NAMED for c in collectors)
+    if source_names and named and "sources" not in reports:
+        reports.insert(0, "sources")
+    if "ntpdata" in reports and "sources" in reports:  # sources first: they name peers
+        reports.remove("ntpdata")
+        reports.insert(reports.index("sources") + 1, "ntpdata")
+    return tuple(reports)
+
+
+def build_metrics(
+    reading: Reading, collectors: Sequence[str], source_names: bool = True
+) -> Iterator[Metric]:
+    """``chrony_up``, the enabled collectors' families and their success, from one
+    reading of :func:`plan_reports`' reports (however it was read: the collector
+    reads in a thread, the probe on asyncio)."""
+    values = reading.values
+    names = builders.source_names(values.get("sources") or (), source_names)
+    build: dict[str, Callable[[Any], Iterator[Metric]]] = {
+        "tracking": lambda v: builders.tracking(v, names),
+        "sources": lambda v: builders.sources(v, names),
+        "ntpdata": lambda v: builders.ntpdata(v, names),
+        "sourcestats": lambda v: builders.sourcestats(v, names),
+        "selectdata": lambda v: builders.selectdata(v, names),
+        "serverstats": builders.serverstats,
+        "activity": builders.activity,
+        "smoothing": builders.smoothing,
+        "rtcdata": builders.rtcdata,
+        "clients": builders.clients,
+    }
+    up = new_family("chrony_up")
+    up.add_metric([], float(bool(values)))
+    yield up
+    success = new_family("chrony_scrape_collector_success")
+    for collector in collectors:
+        report = COLLECTORS[collector]
+        answered = report in values
+        success.add_metric([collector], float(answered))
+        if answered:
+            yield from build[collector](values[report])
+    yield success
+
+
+def describe_families(collectors: Sequence[str]) -> list[Metric]:
+    """Every family ``collectors`` may emit (empty), the scrape's own included."""
+    groups = ("scrape", *collectors)
+    return [empty_family(f.name) for f in FAMILIES if f.collector in groups]
+
+
 class ChronyCollector(Collector):
     """Reads chronyd through ``source`` on each ``collect()`` and yields the metrics
     of the enabled ``collectors`` (names of :data:`COLLECTORS`).
@@ -80,53 +138,18 @@ class ChronyCollector(Collector):
     ) -> None:
         self.source = source
         self.collectors = tuple(collectors)
-        unknown = [c for c in self.collectors if c not in COLLECTORS]
-        if unknown:
-            raise ChronyError(f"unknown collectors {unknown}; known: {', '.join(COLLECTORS)}")
         self.source_names = source_names
-        reports = [COLLECTORS[c] for c in self.collectors]
-        named = any(c in _NAMED for c in self.collectors)
-        if source_names and named and "sources" not in reports:
-            reports.insert(0, "sources")
-        if "ntpdata" in reports and "sources" in reports:  # sources first: they name peers
-            reports.remove("ntpdata")
-            reports.insert(reports.index("sources") + 1, "ntpdata")
-        self.reports = tuple(reports)
+        self.reports = plan_reports(self.collectors, source_names)
 
     def describe(self) -> list[Metric]:
         """Every family the enabled collectors may emit (empty), so a registry knows
         the names: ``name[]`` then reads chronyd only when one of ours is asked for."""
-        groups = ("scrape", *self.collectors)
-        return [empty_family(f.name) for f in FAMILIES if f.collector in groups]
+        return describe_families(self.collectors)
 
     def collect(self) -> Iterator[Metric]:
         """Read chronyd once and yield every metric it allowed."""
         reading = self.source.read(self.reports)
-        values = reading.values
-        names = builders.source_names(values.get("sources") or (), self.source_names)
-        build: dict[str, Callable[[Any], Iterator[Metric]]] = {
-            "tracking": lambda v: builders.tracking(v, names),
-            "sources": lambda v: builders.sources(v, names),
-            "ntpdata": lambda v: builders.ntpdata(v, names),
-            "sourcestats": lambda v: builders.sourcestats(v, names),
-            "selectdata": lambda v: builders.selectdata(v, names),
-            "serverstats": builders.serverstats,
-            "activity": builders.activity,
-            "smoothing": builders.smoothing,
-            "rtcdata": builders.rtcdata,
-            "clients": builders.clients,
-        }
-        up = new_family("chrony_up")
-        up.add_metric([], float(bool(values)))
-        yield up
-        success = new_family("chrony_scrape_collector_success")
-        for collector in self.collectors:
-            report = COLLECTORS[collector]
-            answered = report in values
-            success.add_metric([collector], float(answered))
-            if answered:
-                yield from build[collector](values[report])
-        yield success
+        return build_metrics(reading, self.collectors, self.source_names)
 
 
 class BuildInfoCollector(Collector):

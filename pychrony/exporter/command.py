@@ -12,10 +12,10 @@ landing page and the other scrapes keep answering.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import re
 import socket
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +24,7 @@ from ..exceptions import ChronyError
 from .collector import COLLECTORS, EXPORTER_DEFAULTS
 from .listen import bind, is_loopback, parse_listen
 from .logs import kv, setup_logging
+from .probe import DEFAULT_CACHE_SIZE
 from .webconfig import ExporterConfigError, WebConfig, load_web_config
 
 __all__ = ["DEFAULT_ADDRESS", "DEFAULT_LISTEN", "build_parser", "main"]
@@ -32,6 +33,9 @@ __all__ = ["DEFAULT_ADDRESS", "DEFAULT_LISTEN", "build_parser", "main"]
 DEFAULT_ADDRESS = "[::1]:323"
 DEFAULT_LISTEN = ":9123"
 DEFAULT_TIMEOUT = "5s"
+DEFAULT_IDLE_CLOSE_TEXT = "2m"
+#: Seconds an idle HTTP connection is kept (uvicorn's default is 5).
+KEEP_ALIVE_SECONDS = 75
 
 log = logging.getLogger("pychrony.exporter")
 
@@ -76,6 +80,16 @@ def parse_duration(text: str) -> float:
     if seconds <= 0:
         raise argparse.ArgumentTypeError(f"the duration must be positive, not {text!r}")
     return seconds
+
+
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
+    return number
 
 
 def chrony_address(text: str) -> str | None:
@@ -174,6 +188,43 @@ def build_parser() -> argparse.ArgumentParser:
         help="chronyd's client access log (requires the Unix socket; default false).",
     )
     add(
+        "--probe.enabled",
+        dest="probe",
+        action=_Bool,
+        default=False,
+        help="Serve probes of other chronyd at --probe.path?target=HOST[:PORT] or "
+        "unix:///path (blackbox_exporter's pattern; default false).",
+    )
+    add(
+        "--probe.only",
+        dest="probe_only",
+        action=_Bool,
+        default=False,
+        help="Serve probes only (implies --probe.enabled): no local chronyd is read and "
+        "the telemetry path has the exporter's own metrics (default false).",
+    )
+    add(
+        "--probe.path",
+        dest="probe_path",
+        default="/probe",
+        help="Path under which to serve probes (default /probe).",
+    )
+    add(
+        "--probe.connections",
+        dest="probe_connections",
+        type=_positive_int,
+        default=DEFAULT_CACHE_SIZE,
+        help=f"Connections to probed targets kept open at most (default {DEFAULT_CACHE_SIZE}).",
+    )
+    add(
+        "--probe.idle-close",
+        dest="probe_idle_close",
+        type=parse_duration,
+        default=DEFAULT_IDLE_CLOSE_TEXT,
+        help="Close a probed target's connection unused this long "
+        f"(default {DEFAULT_IDLE_CLOSE_TEXT}).",
+    )
+    add(
         "--web.listen-address",
         dest="listen",
         action="append",
@@ -206,6 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("logfmt", "json"),
         default="logfmt",
         help="Output format of log messages (default logfmt).",
+    )
+    add(
+        "--print.alert-rules",
+        dest="print_rules",
+        action="store_true",
+        help="Print the Prometheus alerting rules for chronyd shipped with pychrony "
+        "(docs/alerts.md) and exit.",
     )
     add("--version", action="version", version=f"pychrony exporter {__version__}")
     return p
@@ -246,6 +304,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a bad flag (argparse printed why)
         return int(exc.code or 0)
+    if args.print_rules:
+        from .rules import alert_rules
+
+        sys.stdout.write(alert_rules())
+        return 0
     setup_logging(args.log_level, args.log_format)
     try:
         config = load_web_config(args.web_config)
@@ -273,37 +336,72 @@ def _serve(
     from prometheus_client.registry import CollectorRegistry
 
     from .collector import BuildInfoCollector, ChronyCollector
+    from .probe import Prober
     from .scrape import ScrapeReader
     from .web import create_app
 
+    collectors = collectors_of(args)
     try:
-        reader = ScrapeReader(args.address, deadline=args.timeout, backend=args.backend)
+        reader = (
+            None
+            if args.probe_only
+            else ScrapeReader(args.address, deadline=args.timeout, backend=args.backend)
+        )
+        prober = (
+            Prober(
+                deadline=args.timeout,
+                collectors=collectors,
+                backend=args.backend,
+                source_names=args.dns_lookups,
+                cache_size=args.probe_connections,
+                idle_close=args.probe_idle_close,
+            )
+            if args.probe or args.probe_only
+            else None
+        )
     except ChronyError as exc:
         log.error(str(exc))
         return 2
-    collectors = collectors_of(args)
+    backend = reader.backend if reader is not None else prober.backend  # type: ignore[union-attr]
     registry = CollectorRegistry(auto_describe=False)
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
-    registry.register(BuildInfoCollector(reader.backend))
-    registry.register(ChronyCollector(reader, collectors, source_names=args.dns_lookups))
+    registry.register(BuildInfoCollector(backend))
+    if reader is not None:
+        registry.register(ChronyCollector(reader, collectors, source_names=args.dns_lookups))
     app = create_app(
         registry,
         telemetry_path=args.telemetry_path,
-        backend=reader.backend,
+        backend=backend,
         users=config.users,
         headers=config.headers,
-        on_shutdown=reader.close,  # before uvicorn re-raises SIGTERM: no socket left behind
+        # before uvicorn re-raises SIGTERM: no socket left behind
+        on_shutdown=None if reader is None else reader.close,
+        prober=prober,
+        probe_path=args.probe_path,
     )
     log.info(
         "Starting pychrony exporter",
-        **kv(version=__version__, backend=reader.backend, address=args.address or "auto"),
+        **kv(
+            version=__version__,
+            backend=backend,
+            address="none (probe only)" if reader is None else args.address or "auto",
+        ),
     )
     log.info("Collectors enabled", **kv(collectors=",".join(collectors)))
+    if prober is not None:
+        log.info("Serving probes", **kv(path=args.probe_path))
     _warn_if_exposed(hosts, config)
     server_config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="on", server_header=False
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+        # Longer than a scrape interval: Prometheus keeps its connection to each
+        # target (a probe's too) instead of reconnecting at every scrape.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     server_config.load()
     if config.tls is not None:
@@ -313,6 +411,11 @@ def _serve(
         shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         log.info("Listening on", **kv(address=shown, tls=config.tls is not None))
     server = uvicorn.Server(server_config)
-    with contextlib.closing(reader):  # when stopped otherwise than by a signal
+    try:
         server.run(sockets=sockets)
+    finally:  # when stopped otherwise than by a signal
+        if reader is not None:
+            reader.close()
+        if prober is not None:
+            prober.close()
     return 0

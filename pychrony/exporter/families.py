@@ -101,6 +101,14 @@ FAMILIES: tuple[Family, ...] = (
         labels=("collector",),
         chrony_exporter=False,
     ),
+    # -- a probe of another chronyd (GET /probe?target=…) ------------------------------
+    _g(
+        "probe_duration_seconds",
+        "probe",
+        "Seconds the probe of the target took, from the request's arrival to its last "
+        "report (blackbox_exporter's probe_duration_seconds).",
+        chrony_exporter=False,
+    ),
     # -- tracking -----------------------------------------------------------------
     _g(
         "tracking_info",

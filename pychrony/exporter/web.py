@@ -23,7 +23,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from prometheus_client.exposition import choose_encoder, gzip_accepted
-from prometheus_client.registry import CollectorRegistry
+from prometheus_client.registry import Collector, CollectorRegistry
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -32,9 +32,18 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._version import __version__
+from .probe import ProbeError, Prober, parse_collectors
 from .scrape import scrape_request
 
-__all__ = ["BasicAuth", "create_app", "landing_route", "metrics_route"]
+__all__ = [
+    "BasicAuth",
+    "create_app",
+    "encode",
+    "landing_route",
+    "metrics_route",
+    "probe_route",
+    "scraper_timeout",
+]
 
 _GET = ["GET"]
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -67,10 +76,16 @@ def render_metrics(
     """The exposition body and headers for one scrape (blocking: it reads chronyd).
     The scrape's deadline counts from ``arrived`` (``time.monotonic()``, default now)
     and ends ``timeout`` seconds after it at the latest."""
-    encoder, content_type = choose_encoder(accept)
     target = registry.restricted_registry(names) if names else registry
     with scrape_request(time.monotonic() if arrived is None else arrived, timeout):
-        body = encoder(target)
+        return encode(target, accept, accept_encoding)
+
+
+def encode(registry: Collector, accept: str, accept_encoding: str) -> tuple[bytes, dict[str, str]]:
+    """The registry's exposition in the format ``accept`` asks for (OpenMetrics or
+    text), gzipped when ``accept_encoding`` allows, and the response's headers."""
+    encoder, content_type = choose_encoder(accept)
+    body = encoder(registry)
     headers = {"Content-Type": content_type, "Vary": "Accept, Accept-Encoding", **_NO_STORE}
     if gzip_accepted(accept_encoding):
         body = gzip.compress(body, compresslevel=6)
@@ -97,21 +112,57 @@ def metrics_route(registry: CollectorRegistry, path: str = "/metrics") -> Route:
     return Route(path, metrics, methods=_GET)
 
 
+def probe_route(prober: Prober, path: str = "/probe") -> Route:
+    """``GET path?target=HOST[:PORT]|unix:///path[&collectors=a,b]``: that chronyd's
+    metrics, read on the event loop by ``prober`` (400 for a bad target)."""
+
+    async def probe(request: Request) -> Response:
+        arrived = time.monotonic()
+        params = request.query_params
+        try:
+            # collectors=a,b or collectors=a&collectors=b (a YAML list in Prometheus' params)
+            asked = ",".join(params.getlist("collectors")) or None
+            collectors = parse_collectors(asked, prober.collectors)
+            families = await prober.probe(
+                params.get("target", ""),
+                collectors,
+                arrived=arrived,
+                timeout=scraper_timeout(
+                    request.headers.get("x-prometheus-scrape-timeout-seconds", "")
+                ),
+            )
+        except ProbeError as exc:
+            return Response(f"{exc}\n", status_code=400, media_type="text/plain", headers=_NO_STORE)
+        body, headers = encode(
+            families, request.headers.get("accept", ""), request.headers.get("accept-encoding", "")
+        )
+        return Response(body, headers=headers)
+
+    return Route(path, probe, methods=_GET)
+
+
 _LANDING = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>pychrony exporter</title></head>
 <body><h1>pychrony exporter</h1>
 <p>Prometheus exporter for chrony, compatible with chrony_exporter. Read-only: it only
 reads chronyd's monitoring reports and accepts GET requests only.</p>
-<ul><li><a href="{path}">Metrics</a></li>
+<ul><li><a href="{path}">Metrics</a></li>{probe}
 <li><a href="https://chrony-project.org/">chrony</a></li></ul>
 <p>Version {version}, backend {backend}.</p></body></html>
 """
 
 
-def landing_route(telemetry_path: str, backend: str) -> Route:
-    """``GET /``: a page linking to the metrics (as exporter-toolkit's landing page)."""
+def landing_route(telemetry_path: str, backend: str, probe_path: str | None = None) -> Route:
+    """``GET /``: a page linking to the metrics (as exporter-toolkit's landing page)
+    and saying where probes go."""
+    probe = (
+        ""
+        if probe_path is None
+        else f"\n<li>Probe: <code>{html.escape(probe_path)}?target=HOST[:PORT]</code></li>"
+    )
     page = _LANDING.format(
         path=html.escape(telemetry_path, quote=True),
+        probe=probe,
         version=html.escape(__version__),
         backend=html.escape(backend),
     )
@@ -209,19 +260,30 @@ def create_app(
     users: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
     on_shutdown: Callable[[], object] | None = None,
+    prober: Prober | None = None,
+    probe_path: str = "/probe",
 ) -> Starlette:
     """The exporter's app: ``telemetry_path`` and, unless that is ``/``, a landing page;
     ``users`` (name → bcrypt hash) turns on basic authentication for every route;
-    ``on_shutdown`` runs when the server stops (closing the connection to chronyd)."""
+    ``on_shutdown`` runs when the server stops (closing the connection to chronyd);
+    ``prober`` serves ``probe_path`` and has its idle connections closed meanwhile."""
     routes = [metrics_route(registry, telemetry_path)]
+    if prober is not None:
+        routes.append(probe_route(prober, probe_path))
     if telemetry_path not in ("", "/"):
-        routes.append(landing_route(telemetry_path, backend))
+        shown = probe_path if prober is not None else None
+        routes.append(landing_route(telemetry_path, backend, shown))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        sweeper = None if prober is None else asyncio.create_task(_sweep(prober))
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+            if prober is not None:
+                prober.close()
             if on_shutdown is not None:
                 await asyncio.to_thread(on_shutdown)
 
@@ -231,3 +293,11 @@ def create_app(
     if headers:
         app.add_middleware(_Headers, headers=headers)
     return app
+
+
+async def _sweep(prober: Prober) -> None:
+    """Close the prober's idle connections, a few times per idle period."""
+    period = min(prober.connections.idle_close / 4, 30.0)
+    while True:
+        await asyncio.sleep(period)
+        prober.sweep()
