@@ -167,6 +167,11 @@ def test_chronyd_restarted_with_another_config_under_reads(backend, transport):
             for trial in range(TRIALS):
                 restart_with(lab, configs[(trial + 1) % 2])
                 time.sleep(0.15)
+                # A loaded machine may restart chronyd again before any read of this
+                # config completed: give the reader up to 3 s for one, so both are read.
+                before, waited = len(seen), time.monotonic() + 3
+                while len(seen) == before and time.monotonic() < waited:
+                    time.sleep(0.01)
         finally:
             stop.set()
             reader.join(30)
