@@ -16,7 +16,7 @@ import logging
 import re
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._version import __version__
@@ -119,13 +119,24 @@ _HELP = {
 }
 
 
+#: ArgumentParser.add_argument, as the flag groups below take it.
+_Add = Callable[..., argparse.Action]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The exporter's flags, named and defaulted as chrony_exporter's."""
     p = argparse.ArgumentParser(
         prog="pychrony exporter",
         description="Prometheus exporter for chrony (chrony_exporter's flags and metrics).",
     )
-    add = p.add_argument
+    for flags in (_chrony_flags, _collector_flags, _probe_flags, _web_and_log_flags):
+        flags(p.add_argument)
+    p.add_argument("--version", action="version", version=f"pychrony exporter {__version__}")
+    return p
+
+
+def _chrony_flags(add: _Add) -> None:
+    """--chrony.* : where chronyd is, how long a scrape may take."""
     add(
         "--chrony.address",
         dest="address",
@@ -148,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="pychrony backend (default auto).",
     )
+
+
+def _collector_flags(add: _Add) -> None:
+    """--collector.* : which reports are read, as chrony_exporter's switches."""
     for name in ("tracking", "sources", "sourcestats", "serverstats", *_EXTRA):
         default = name in EXPORTER_DEFAULTS
         add(
@@ -187,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=False,
         help="chronyd's client access log (requires the Unix socket; default false).",
     )
+
+
+def _probe_flags(add: _Add) -> None:
+    """--probe.* : probe mode (blackbox_exporter's pattern)."""
     add(
         "--probe.enabled",
         dest="probe",
@@ -224,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="Close a probed target's connection unused this long "
         f"(default {DEFAULT_IDLE_CLOSE_TEXT}).",
     )
+
+
+def _web_and_log_flags(add: _Add) -> None:
+    """--web.*, --log.*, --print.* : serving, logging, the shipped rules."""
     add(
         "--web.listen-address",
         dest="listen",
@@ -265,8 +288,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="Print the Prometheus alerting rules for chronyd shipped with pychrony "
         "(docs/alerts.md) and exit.",
     )
-    add("--version", action="version", version=f"pychrony exporter {__version__}")
-    return p
 
 
 def collectors_of(args: argparse.Namespace) -> list[str]:
