@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +209,26 @@ def create_app(
         current = await run_in_threadpool(reading)
         return JSONResponse(snapshot(current, page_view(current)), headers=_NO_STORE)
 
+    poll_every = (refresh or REFRESH_SECONDS) if poll else None
+    get = ["GET"]
+    app = Starlette(
+        routes=[
+            Route("/", index, methods=get),
+            Route("/api/snapshot", api_snapshot, methods=get),
+            *_report_routes(reader),
+            metrics_route(registry),
+            Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
+        ],
+        lifespan=_lifespan(reader, scrapes, polling, poll_every),
+    )
+    app.add_middleware(_SecurityHeaders)
+    app.state.reader = reader
+    return app
+
+
+def _report_routes(reader: ChronyReader) -> list[Route]:
+    """``/api``, ``/api/<report>`` (any report as JSON) and ``/healthz``."""
+
     async def api_report(request: Request) -> JSONResponse:
         name = request.path_params["report"]
         if name not in REPORTS_BY_NAME:
@@ -243,9 +263,26 @@ def create_app(
             headers=_NO_STORE,
         )
 
+    get = ["GET"]
+    return [
+        Route("/api", api_index, methods=get),
+        Route("/api/{report}", api_report, methods=get),
+        Route("/healthz", healthz, methods=get),
+    ]
+
+
+def _lifespan(
+    reader: ChronyReader,
+    scrapes: ScrapeReader | None,
+    polling: threading.Event,
+    poll_every: float | None,
+) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+    """Runs the poller (every ``poll_every`` seconds; None: no poller) while the app is
+    served; closes the readers at shutdown."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        poller = _Poller(reader, refresh or REFRESH_SECONDS) if poll else None
+        poller = _Poller(reader, poll_every) if poll_every is not None else None
         if poller is not None:
             poller.start()
             polling.set()
@@ -259,19 +296,4 @@ def create_app(
             if scrapes is not None:
                 scrapes.close()
 
-    get = ["GET"]
-    app = Starlette(
-        routes=[
-            Route("/", index, methods=get),
-            Route("/api", api_index, methods=get),
-            Route("/api/snapshot", api_snapshot, methods=get),
-            Route("/api/{report}", api_report, methods=get),
-            metrics_route(registry),
-            Route("/healthz", healthz, methods=get),
-            Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
-        ],
-        lifespan=lifespan,
-    )
-    app.add_middleware(_SecurityHeaders)
-    app.state.reader = reader
-    return app
+    return lifespan
