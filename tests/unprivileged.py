@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -31,11 +32,23 @@ def _setpriv(
     )
 
 
+def _let_nobody_traverse(path: str) -> None:
+    """Give others search (x, never read) permission on ``path``'s ancestors where they
+    lack it: a checkout in a 0700 directory (``mktemp -d``) is otherwise out of
+    nobody's reach, and the permission tests would skip."""
+    for parent in [Path(path), *Path(path).parents]:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+
+
 @functools.cache
 def _interpreter() -> str | None:
     """A Python that ``nobody`` may run and that imports this checkout's pychrony."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         return None
+    _let_nobody_traverse(_ROOT)
+    _let_nobody_traverse(sys.prefix)
     for python in dict.fromkeys([sys.executable, "/usr/bin/python3"]):
         if os.path.exists(python) and _setpriv(python, "import pychrony", 30).returncode == 0:
             return python
