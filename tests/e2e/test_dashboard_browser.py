@@ -378,7 +378,7 @@ def test_sigstopped_chronyd_fresh_load_shows_last_known_values(
             assert re.search(r"last known, as of \d\d:\d\d:\d\d, \S+ ago", hint), hint
             # the last-known values are there, dimmed, with their age
             offset = browser.find_element(By.CSS_SELECTOR, "#stat-offset .stat-value").text
-            assert re.fullmatch(r"[+-]\d+(\.\d)?(ns|µs|ms|s)", offset), offset
+            assert re.fullmatch(r"[+-]\d+(\.\d)?(ns|us|ms|s|m|h|d|y)", offset), offset
             assert browser.find_element(By.CSS_SELECTOR, "#stat-reference .stat-value").text == (
                 "127.0.0.1"
             )
