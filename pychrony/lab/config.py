@@ -16,6 +16,7 @@ __all__ = ["ClientSettings", "write_configs"]
 class ClientSettings:
     """What the client's config depends on besides the lab directory."""
 
+    socket_path: str
     server_port: int
     cmd_address: str
     cmd_port: int
@@ -59,7 +60,7 @@ def _client_lines(layout: LabDir, c: ClientSettings) -> list[str]:
     return [
         *lines,
         "port 0",
-        f"bindcmdaddress {layout.command_socket('client')}",
+        f"bindcmdaddress {c.socket_path}",
         f"bindcmdaddress {c.cmd_address}",
         f"cmdport {c.cmd_port}",
         *(f"cmdallow {subnet}" for subnet in c.cmdallow),

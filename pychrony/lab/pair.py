@@ -108,7 +108,8 @@ class Lab(LabView):
         attempts = 3
         try:
             for attempt in range(1, attempts + 1):
-                self._configure()
+                self._pick_ports()
+                self._write_configs()
                 self._daemons.launch("server", self._chronyd, self._dir())
                 self._launch_client()
                 if not wait:
@@ -262,12 +263,19 @@ class Lab(LabView):
     def _add_created(self, paths: Sequence[Path]) -> None:
         self._created += [path for path in paths if path not in self._created]
 
-    def _configure(self) -> None:
-        """Pick free ports (and a free SHM unit) and write both configs for them."""
+    def _pick_ports(self) -> None:
+        """Free UDP ports for the server's NTP and the client's commands, a free SHM unit.
+
+        A hook, like ``socket_path``: tests/integration/labs.py's StandardLab overrides
+        both to put the client at chronyd's standard endpoints.
+        """
         self._server_port = free_udp_port(LOOPBACK, set())
         self._cmd_port = free_udp_port(self._cmd_address, {self._server_port})
         self._shm_unit = free_shm_unit() if self._refclock else None
+
+    def _write_configs(self) -> None:
         settings = ClientSettings(
+            socket_path=self.socket_path,
             server_port=self._server_port,
             cmd_address=self._cmd_address,
             cmd_port=self._cmd_port,
