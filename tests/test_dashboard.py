@@ -174,6 +174,9 @@ def test_never_sampled_source_shows_a_dash():
     assert snapshot["sources"][0]["last_sample_ago"] is None
     assert "Not synchronised" in response.text
     assert snapshot["view"]["tracking"]["sync_class"] == "bad"
+    # chronyd's stratum 0 with reference ID 0 (not 16) still reads as unsynchronised
+    assert snapshot["view"]["tracking"]["stratum"] == "0"
+    assert snapshot["view"]["tracking"]["stratum_detail"] == "unsynchronised"
 
 
 def test_refclock_and_stats_columns():
