@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .directory import LabDir
+from .directory import ROLES, LabDir
 from .errors import LabError
 from .logs import log_tails
 
@@ -150,7 +150,7 @@ class Daemons:
 
     def check_alive(self, layout: LabDir) -> None:
         """Raise LabError (with the log tails) unless both daemons are running."""
-        for role in ("server", "client"):
+        for role in ROLES:
             proc = self._procs.get(role)
             if proc is None or proc.poll() is not None:
                 code = None if proc is None else proc.returncode
@@ -158,7 +158,7 @@ class Daemons:
 
     def stop(self, timeout: float) -> None:
         """SIGTERM both (client first), SIGKILL after *timeout*; forget them."""
-        for role in ("client", "server"):
+        for role in reversed(ROLES):
             proc = self._procs.get(role)
             if proc is not None and proc.poll() is None:
                 terminate(proc.pid, timeout, functools.partial(_wait_popen, proc))
