@@ -639,14 +639,8 @@ def test_no_data_yet_only_when_there_never_was_any():
 # What chronyd reports for sources without a regression (sourcestats.c: the
 # worst-case bounds, and zeros where there is no sample at all).
 NEVER_SAMPLED = dataclasses.replace(
-    SCENARIO_UNSYNC.sources[0],  # never sampled: zero samples, offsets, span
+    SCENARIO_UNSYNC.sources[0],  # never sampled: chronyd's "?" and placeholders
     address="192.0.2.110",
-    state=SourceState.NONSELECTABLE,
-    std_dev=4.0,
-    resid_freq=0.0,
-    stats_skew=2000.0,
-    stats_offset=0.0,
-    offset_err=0.0,
 )
 TWO_SAMPLES = SourceConfig(
     address="192.0.2.111",
