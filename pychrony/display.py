@@ -1,8 +1,8 @@
 """Readable values for people and stable JSON for scripts (CLI, dashboard).
 
 Units come from the field registry's content types, so every report is shown
-the same way: offsets in ns/µs/ms/s chosen per value, rates in ppm, intervals as
-durations, reachability as octal and as the last eight polls.
+the same way: offsets as chronyc prints them (ns/us/ms/s chosen per value), rates
+in ppm, intervals as durations, reachability as octal and as the last eight polls.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from .registry import REPORTS, Content, Field, Report
 
 __all__ = [
     "NEVER_ATTRS",
+    "chronyc_seconds",
     "field_of",
     "format_duration",
     "format_offset",
@@ -52,17 +53,44 @@ def field_of(model: type, attr: str) -> Field | None:
     return _FIELDS.get((model, attr))
 
 
+# chronyc's print_nanoseconds() and print_signed_nanoseconds() (client.c): by
+# magnitude, (below this, unit, "width.precision" without the sign's column, then
+# value * multiplier / divisor: client.c multiplies for ns/us/ms and divides for
+# m/h/d/y, and the last bit of that product decides a rounding tie).
+_SCALES = (
+    (9999.5e-9, "ns", "4.0f", 1e9, 1.0),
+    (9999.5e-6, "us", "4.0f", 1e6, 1.0),
+    (9999.5e-3, "ms", "4.0f", 1e3, 1.0),
+    (999.5, "s", "5.1f", 1.0, 1.0),
+    (99999.5, "s", "5.0f", 1.0, 1.0),
+    (99999.5 * 60, "m", "5.0f", 1.0, 60.0),
+    (99999.5 * 3600, "h", "5.0f", 1.0, 3600.0),
+    (99999.5 * 3600 * 24, "d", "5.0f", 1.0, 3600.0 * 24),
+)
+_YEARS = ("y", "5.0f", 1.0, 3600.0 * 24 * 365)
+
+
+def chronyc_seconds(value: float, signed: bool) -> str:
+    """Seconds as chronyc prints them, padded: ``" +123us"``, ``"  12ms"``, ``"  -0ns"``.
+
+    The unit keeps at most four digits; rounding is C's (half to even on the binary
+    value, as ``printf``). Signed, the sign is the value's, so a negative offset that
+    rounds to zero is ``-0ns``, as in chronyc; unsigned, the magnitude is printed.
+    """
+    magnitude = abs(value)
+    unit, spec, multiplier, divisor = next(
+        ((u, f, m, d) for limit, u, f, m, d in _SCALES if magnitude < limit), _YEARS
+    )
+    number = (value if signed else magnitude) * multiplier / divisor
+    width, decimals = spec.split(".")
+    return f"{number:{'+' if signed else ''}{int(width) + signed}.{decimals}}{unit}"
+
+
 def format_offset(seconds: float, signed: bool = True) -> str:
-    """``+123.5µs``: seconds in the unit that keeps 1-999 before the point."""
+    """``+124us``: chronyc's text for these seconds, without its padding."""
     if not math.isfinite(seconds):
         return str(seconds)
-    sign = ("+" if seconds >= 0 else "-") if signed else ("-" if seconds < 0 else "")
-    magnitude = abs(seconds)
-    for unit, scale in (("ns", 1e-9), ("µs", 1e-6), ("ms", 1e-3)):
-        if magnitude < scale * 999.5:
-            digits = 0 if unit == "ns" else 1
-            return f"{sign}{magnitude / scale:.{digits}f}{unit}"
-    return f"{sign}{magnitude:.3f}s"
+    return chronyc_seconds(seconds, signed).lstrip()
 
 
 def format_ppm(value: float, signed: bool = True) -> str:

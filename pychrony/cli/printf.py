@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..display import chronyc_seconds
 from ..models import LeapStatus, NTPMode, Timestamping
 
 __all__ = [
@@ -91,17 +92,6 @@ _CSV_KIND = {
 }
 #: The client log's "no interval" (chronyc prints " -" for it and anything above).
 NO_INTERVAL = 127
-# print_nanoseconds(): (limit, scale, unit, text spec) by magnitude.
-_SCALES = (
-    (9999.5e-9, 1e9, "ns", "4.0f"),
-    (9999.5e-6, 1e6, "us", "4.0f"),
-    (9999.5e-3, 1e3, "ms", "4.0f"),
-    (999.5, 1.0, "s", "5.1f"),
-    (99999.5, 1.0, "s", "5.0f"),
-    (99999.5 * 60, 1 / 60, "m", "5.0f"),
-    (99999.5 * 3600, 1 / 3600, "h", "5.0f"),
-    (99999.5 * 86400, 1 / 86400, "d", "5.0f"),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,17 +179,6 @@ def _text(spec: Spec, value: Any, width: int) -> str:
     return text
 
 
-def _seconds(value: float, signed: bool) -> str:
-    magnitude = abs(value)
-    scale, unit, spec = next(
-        ((s, u, f) for limit, s, u, f in _SCALES if magnitude < limit),
-        (1 / (86400 * 365), "y", "5.0f"),
-    )
-    number = value * scale if signed else magnitude * scale
-    width, rest = spec.split(".")
-    return f"{number:{'+' if signed else ''}{int(width) + signed}.{rest}}{unit}"
-
-
 def _interval(value: int) -> str:
     if value == NEVER:
         return "   -"
@@ -262,7 +241,7 @@ _FORMATTERS: dict[str, Callable[[Spec, Any], str]] = {
     "N": lambda s, v: TIMESTAMPING_TEXT.get(v, "Invalid"),
     "P": lambda s, v: _ppm(v, s.flag == "+"),
     "R": lambda s, v: f"{int(v) & 0xFFFFFFFF:08X}",
-    "S": lambda s, v: _seconds(v, s.flag == "+"),
+    "S": lambda s, v: chronyc_seconds(v, s.flag == "+"),
     "T": lambda s, v: _date(v),
     "U": lambda s, v: str(int(v)),
     "Q": lambda s, v: str(int(v)),

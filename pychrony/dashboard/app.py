@@ -167,10 +167,27 @@ def create_app(
     )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ChronyCollector(scrapes or reader))
-    templates = _environment()
-    page = templates.get_template("index.html")
-
     polling = threading.Event()
+    poll_every = (refresh or REFRESH_SECONDS) if poll else None
+    app = Starlette(
+        routes=[
+            *_page_routes(reader, address, refresh, polling),
+            *_report_routes(reader),
+            metrics_route(registry),
+            Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
+        ],
+        lifespan=_lifespan(reader, scrapes, polling, poll_every),
+    )
+    app.add_middleware(_SecurityHeaders)
+    app.state.reader = reader
+    return app
+
+
+def _page_routes(
+    reader: ChronyReader, address: str | None, refresh: float, polling: threading.Event
+) -> list[Route]:
+    """``/`` (the page) and ``/api/snapshot`` (what it refreshes from), from the cache."""
+    page = _environment().get_template("index.html")
 
     def reading() -> Any:
         # While the poller runs it keeps the cache fresh: requests never wait on
@@ -209,21 +226,8 @@ def create_app(
         current = await run_in_threadpool(reading)
         return JSONResponse(snapshot(current, page_view(current)), headers=_NO_STORE)
 
-    poll_every = (refresh or REFRESH_SECONDS) if poll else None
     get = ["GET"]
-    app = Starlette(
-        routes=[
-            Route("/", index, methods=get),
-            Route("/api/snapshot", api_snapshot, methods=get),
-            *_report_routes(reader),
-            metrics_route(registry),
-            Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
-        ],
-        lifespan=_lifespan(reader, scrapes, polling, poll_every),
-    )
-    app.add_middleware(_SecurityHeaders)
-    app.state.reader = reader
-    return app
+    return [Route("/", index, methods=get), Route("/api/snapshot", api_snapshot, methods=get)]
 
 
 def _report_routes(reader: ChronyReader) -> list[Route]:

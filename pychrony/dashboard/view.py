@@ -115,7 +115,8 @@ def tracking_view(t: TrackingStatus, now: float) -> dict[str, Any]:
             f"rms {_fmt(TrackingStatus, t, 'rms_offset')}"
         ),
         "stratum": str(t.stratum),
-        "stratum_detail": "unsynchronised" if t.stratum >= 16 else "hops from a reference clock",
+        # chronyd reports stratum 0 and reference ID 0 while unsynchronised.
+        "stratum_detail": "hops from a reference clock" if synced else "unsynchronised",
         "reference": name,
         "reference_detail": " · ".join(x for x in (address, f"ID {ref_id}") if x),
         "frequency": _fmt(TrackingStatus, t, "frequency"),

@@ -17,7 +17,7 @@ import re
 import socket
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..exceptions import ChronyError
@@ -26,6 +26,13 @@ from .listen import bind, is_loopback, parse_listen
 from .logs import kv, setup_logging
 from .probe import DEFAULT_CACHE_SIZE
 from .webconfig import ExporterConfigError, WebConfig, load_web_config
+
+if TYPE_CHECKING:
+    import uvicorn
+    from prometheus_client.registry import CollectorRegistry
+
+    from .probe import Prober
+    from .scrape import ScrapeReader
 
 __all__ = ["DEFAULT_ADDRESS", "DEFAULT_LISTEN", "build_parser", "main"]
 
@@ -352,47 +359,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(
     args: argparse.Namespace, config: WebConfig, sockets: list[socket.socket], hosts: list[str]
 ) -> int:
+    """Serve /metrics (and /probe) on *sockets* until uvicorn stops; the exit code."""
     import uvicorn
-    from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
-    from prometheus_client.registry import CollectorRegistry
 
-    from .collector import BuildInfoCollector, ChronyCollector
-    from .probe import Prober
-    from .scrape import ScrapeReader
     from .web import create_app
 
     collectors = collectors_of(args)
     try:
-        reader = (
-            None
-            if args.probe_only
-            else ScrapeReader(args.address, deadline=args.timeout, backend=args.backend)
-        )
-        prober = (
-            Prober(
-                deadline=args.timeout,
-                collectors=collectors,
-                backend=args.backend,
-                source_names=args.dns_lookups,
-                cache_size=args.probe_connections,
-                idle_close=args.probe_idle_close,
-            )
-            if args.probe or args.probe_only
-            else None
-        )
+        reader, prober = _open_sources(args, collectors)
     except ChronyError as exc:
         log.error(str(exc))
         return 2
     backend = reader.backend if reader is not None else prober.backend  # type: ignore[union-attr]
-    registry = CollectorRegistry(auto_describe=False)
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    GCCollector(registry=registry)
-    registry.register(BuildInfoCollector(backend))
-    if reader is not None:
-        registry.register(ChronyCollector(reader, collectors, source_names=args.dns_lookups))
     app = create_app(
-        registry,
+        _registry(args, backend, reader, collectors),
         telemetry_path=args.telemetry_path,
         backend=backend,
         users=config.users,
@@ -402,18 +382,88 @@ def _serve(
         prober=prober,
         probe_path=args.probe_path,
     )
+    _log_start(args, backend, reader is not None, prober is not None, collectors)
+    _warn_if_exposed(hosts, config)
+    server = uvicorn.Server(_server_config(app, config, sockets))
+    try:
+        server.run(sockets=sockets)
+    finally:  # when stopped otherwise than by a signal
+        if reader is not None:
+            reader.close()
+        if prober is not None:
+            prober.close()
+    return 0
+
+
+def _open_sources(
+    args: argparse.Namespace, collectors: list[str]
+) -> tuple[ScrapeReader | None, Prober | None]:
+    """The scrape reader of ``--chrony.address`` and the prober of ``/probe``, as asked.
+
+    Raises:
+        ChronyError: the address or backend is unusable.
+    """
+    from .probe import Prober
+    from .scrape import ScrapeReader
+
+    reader = (
+        None
+        if args.probe_only
+        else ScrapeReader(args.address, deadline=args.timeout, backend=args.backend)
+    )
+    if not (args.probe or args.probe_only):
+        return reader, None
+    prober = Prober(
+        deadline=args.timeout,
+        collectors=collectors,
+        backend=args.backend,
+        source_names=args.dns_lookups,
+        cache_size=args.probe_connections,
+        idle_close=args.probe_idle_close,
+    )
+    return reader, prober
+
+
+def _registry(
+    args: argparse.Namespace, backend: str, reader: ScrapeReader | None, collectors: list[str]
+) -> CollectorRegistry:
+    """/metrics' registry: process, platform, GC, build info and (with a reader) chrony."""
+    from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
+    from prometheus_client.registry import CollectorRegistry
+
+    from .collector import BuildInfoCollector, ChronyCollector
+
+    registry = CollectorRegistry(auto_describe=False)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    registry.register(BuildInfoCollector(backend))
+    if reader is not None:
+        registry.register(ChronyCollector(reader, collectors, source_names=args.dns_lookups))
+    return registry
+
+
+def _log_start(
+    args: argparse.Namespace, backend: str, scrapes: bool, probes: bool, collectors: list[str]
+) -> None:
+    """chrony_exporter's start-up lines: version, backend, address, collectors, probes."""
     log.info(
         "Starting pychrony exporter",
         **kv(
             version=__version__,
             backend=backend,
-            address="none (probe only)" if reader is None else args.address or "auto",
+            address=(args.address or "auto") if scrapes else "none (probe only)",
         ),
     )
     log.info("Collectors enabled", **kv(collectors=",".join(collectors)))
-    if prober is not None:
+    if probes:
         log.info("Serving probes", **kv(path=args.probe_path))
-    _warn_if_exposed(hosts, config)
+
+
+def _server_config(app: Any, config: WebConfig, sockets: list[socket.socket]) -> uvicorn.Config:
+    """uvicorn's settings (TLS from the web config); logs each address it listens on."""
+    import uvicorn
+
     server_config = uvicorn.Config(
         app,
         log_config=None,
@@ -431,12 +481,4 @@ def _serve(
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         log.info("Listening on", **kv(address=shown, tls=config.tls is not None))
-    server = uvicorn.Server(server_config)
-    try:
-        server.run(sockets=sockets)
-    finally:  # when stopped otherwise than by a signal
-        if reader is not None:
-            reader.close()
-        if prober is not None:
-            prober.close()
-    return 0
+    return server_config

@@ -188,7 +188,7 @@ class ChronyStateConfig:
 
     def __post_init__(self) -> None:
         if not 0 <= self.stratum <= 16:
-            raise ValueError("stratum must be 0-16 (16 means unsynchronized)")
+            raise ValueError("stratum must be 0-16 (chronyd reports 0 while unsynchronised)")
         if not 0 <= self.reference_id <= 0xFFFFFFFF:
             raise ValueError(f"reference_id must be a 32-bit value, not {self.reference_id}")
         _non_negative(

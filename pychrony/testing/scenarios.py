@@ -37,21 +37,43 @@ SCENARIO_NTP_SYNCED = ChronyStateConfig(
     sources=[SourceConfig(address=_SERVER, stratum=1)],
 )
 
-#: Not synchronised: no reference, stratum 16, leap status unsynchronised.
-SCENARIO_UNSYNC = ChronyStateConfig(
-    stratum=16,
+#: The tracking report of a chronyd that is not synchronised, as chronyd 4.3 sends it
+#: (reference.c, REF_GetReferenceParams and REF_GetTrackingReport): reference ID 0
+#: and no address, stratum 0 (its unsynchronised stratum 16, NTP_MAX_STRATUM, is
+#: reported as 0), no reference time, root delay and dispersion 1 s, leap status 3
+#: ("Not synchronised"), no residual frequency or skew. Checked against a real
+#: chronyd in tests/integration/test_scenarios_lab.py.
+_UNSYNCHRONISED = ChronyStateConfig(
+    stratum=0,
     reference_id=0,
     reference_ip="",
     leap_status=LeapStatus.UNSYNC,
     ref_time=0.0,
+    residual_freq=0.0,
+    skew=0.0,
+    root_delay=1.0,
+    root_dispersion=1.0,
+)
+
+#: A fresh chronyd's tracking before its first synchronisation: nothing measured
+#: yet (no offsets, frequency 0 without a driftfile, no update interval).
+_NEVER_SYNCHRONISED = dataclasses.replace(
+    _UNSYNCHRONISED,
     offset=0.0,
     last_offset=0.0,
     rms_offset=0.0,
+    frequency=0.0,
     update_interval=0.0,
+)
+
+#: Not synchronised: its only server never answered (as chronyd reports it: see
+#: ``_UNSYNCHRONISED``; the source is "?" with chronyd's never-sampled statistics).
+SCENARIO_UNSYNC = dataclasses.replace(
+    _NEVER_SYNCHRONISED,
     sources=[
         SourceConfig(
             address=_SERVER,
-            state=SourceState.UNSELECTED,
+            state=SourceState.NONSELECTABLE,
             reachability=0,
             stratum=0,
             last_sample_ago=0xFFFFFFFF,
@@ -61,6 +83,12 @@ SCENARIO_UNSYNC = ChronyStateConfig(
             samples=0,
             runs=0,
             span=0,
+            # sourcestats.c without samples: the worst-case bounds, zero offsets.
+            std_dev=4.0,
+            resid_freq=0.0,
+            stats_skew=2000.0,
+            stats_offset=0.0,
+            offset_err=0.0,
         )
     ],
 )
@@ -167,25 +195,14 @@ SCENARIO_MULTI_SOURCE = ChronyStateConfig(
     ],
 )
 
-#: chronyd with no sources configured.
-SCENARIO_NO_SOURCES = ChronyStateConfig(
-    stratum=16, reference_id=0, reference_ip="", leap_status=LeapStatus.UNSYNC, sources=[]
-)
+#: chronyd with no sources configured: never synchronised (``_UNSYNCHRONISED``).
+SCENARIO_NO_SOURCES = dataclasses.replace(_NEVER_SYNCHRONISED, sources=[])
 
 #: Sync lost: the only server went unreachable and chronyd gave up on it. As
-#: chronyd 4.3 reports it (reference.c): reference ID 0, stratum 0, no reference
-#: time, root delay and dispersion 1 s, leap status "not synchronised"; the last
-#: offset, RMS offset, frequency and update interval keep their last values.
-SCENARIO_SYNC_LOST = ChronyStateConfig(
-    stratum=0,
-    reference_id=0,
-    reference_ip="",
-    leap_status=LeapStatus.UNSYNC,
-    ref_time=0.0,
-    residual_freq=0.0,
-    skew=0.0,
-    root_delay=1.0,
-    root_dispersion=1.0,
+#: chronyd 4.3 reports it (``_UNSYNCHRONISED``); the last offset, RMS offset,
+#: frequency and update interval keep their last values.
+SCENARIO_SYNC_LOST = dataclasses.replace(
+    _UNSYNCHRONISED,
     sources=[
         SourceConfig(
             address=_SERVER,

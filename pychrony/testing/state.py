@@ -168,83 +168,100 @@ def expected_reports(config: ChronyStateConfig, *, names: bool = True) -> dict[s
     None, as a reader that cannot ask them (libchrony) gives them.
     """
     ntp_sources = [s for s in config.sources if s.mode is not SourceMode.REFCLOCK]
-    rtc = config.rtc
-    online = sum(1 for s in ntp_sources if s.reachability)
     reports = {
-        "tracking": TrackingStatus(
-            reference_id=config.reference_id,
-            reference_id_name=refid_name(config.reference_id),
-            reference_ip=config.reference_ip,
-            stratum=config.stratum,
-            leap_status=config.leap_status,
-            ref_time=config.ref_time,
-            offset=config.offset,
-            last_offset=config.last_offset,
-            rms_offset=config.rms_offset,
-            frequency=config.frequency,
-            residual_freq=config.residual_freq,
-            skew=config.skew,
-            root_delay=config.root_delay,
-            root_dispersion=config.root_dispersion,
-            update_interval=config.update_interval,
-        ),
+        "tracking": _tracking(config),
         "sources": [_source(s, names) for s in config.sources],
         "sourcestats": [_stats(s) for s in config.sources],
         "selectdata": [_select(s, config) for s in config.sources],
         "ntpdata": [_ntp(s, config) for s in ntp_sources],
         "authdata": [_auth(s) for s in ntp_sources],
-        "serverstats": config.server_stats
-        or ServerStats(
-            ntp_requests=1000,
-            command_requests=50,
-            dropped_ntp_requests=2,
-            dropped_command_requests=0,
-            dropped_client_log_records=0,
-            nts_ke_connections=0,
-            dropped_nts_ke_connections=0,
-            authenticated_ntp_requests=0,
-            interleaved_ntp_requests=10,
-            held_ntp_timestamps=64,
-            ntp_timestamp_span=3600,
-            daemon_rx_timestamps=0,
-            daemon_tx_timestamps=1000,
-            kernel_rx_timestamps=1000,
-            kernel_tx_timestamps=0,
-            hw_rx_timestamps=0,
-            hw_tx_timestamps=0,
-        ),
-        "activity": config.activity
-        or Activity(
-            online=online,
-            offline=len(ntp_sources) - online,
-            burst_online=0,
-            burst_offline=0,
-            unresolved=0,
-        ),
-        "rtcdata": RTCData(
-            ref_time=rtc.ref_time,
-            samples=rtc.samples,
-            runs=rtc.runs,
-            span=rtc.span,
-            offset=rtc.offset,
-            freq_offset=rtc.freq_offset,
-        )
-        if rtc is not None and rtc.available
-        else None,
-        "smoothing": config.smoothing
-        or Smoothing(
-            flags=SmoothingFlags(0),
-            offset=0.0,
-            freq_offset=0.0,
-            wander=0.0,
-            last_update_ago=0.0,
-            remaining_time=0.0,
-        ),
+        "serverstats": config.server_stats or _DEFAULT_SERVER_STATS,
+        "activity": config.activity or _activity(ntp_sources),
+        "rtcdata": _rtcdata(config),
+        "smoothing": config.smoothing or _DEFAULT_SMOOTHING,
         "clients": list(config.clients),
     }
     for name, code in config.layouts.items():
         reports[name] = _in_layout(name, code, reports[name])
     return reports
+
+
+def _tracking(config: ChronyStateConfig) -> TrackingStatus:
+    return TrackingStatus(
+        reference_id=config.reference_id,
+        reference_id_name=refid_name(config.reference_id),
+        reference_ip=config.reference_ip,
+        stratum=config.stratum,
+        leap_status=config.leap_status,
+        ref_time=config.ref_time,
+        offset=config.offset,
+        last_offset=config.last_offset,
+        rms_offset=config.rms_offset,
+        frequency=config.frequency,
+        residual_freq=config.residual_freq,
+        skew=config.skew,
+        root_delay=config.root_delay,
+        root_dispersion=config.root_dispersion,
+        update_interval=config.update_interval,
+    )
+
+
+#: serverstats of a config that sets none: a server that has answered a little.
+_DEFAULT_SERVER_STATS = ServerStats(
+    ntp_requests=1000,
+    command_requests=50,
+    dropped_ntp_requests=2,
+    dropped_command_requests=0,
+    dropped_client_log_records=0,
+    nts_ke_connections=0,
+    dropped_nts_ke_connections=0,
+    authenticated_ntp_requests=0,
+    interleaved_ntp_requests=10,
+    held_ntp_timestamps=64,
+    ntp_timestamp_span=3600,
+    daemon_rx_timestamps=0,
+    daemon_tx_timestamps=1000,
+    kernel_rx_timestamps=1000,
+    kernel_tx_timestamps=0,
+    hw_rx_timestamps=0,
+    hw_tx_timestamps=0,
+)
+
+#: smoothing of a config that sets none: smoothing inactive.
+_DEFAULT_SMOOTHING = Smoothing(
+    flags=SmoothingFlags(0),
+    offset=0.0,
+    freq_offset=0.0,
+    wander=0.0,
+    last_update_ago=0.0,
+    remaining_time=0.0,
+)
+
+
+def _activity(ntp_sources: list[SourceConfig]) -> Activity:
+    """activity of a config that sets none: a source that answers is online."""
+    online = sum(1 for s in ntp_sources if s.reachability)
+    return Activity(
+        online=online,
+        offline=len(ntp_sources) - online,
+        burst_online=0,
+        burst_offline=0,
+        unresolved=0,
+    )
+
+
+def _rtcdata(config: ChronyStateConfig) -> RTCData | None:
+    rtc = config.rtc
+    if rtc is None or not rtc.available:
+        return None
+    return RTCData(
+        ref_time=rtc.ref_time,
+        samples=rtc.samples,
+        runs=rtc.runs,
+        span=rtc.span,
+        offset=rtc.offset,
+        freq_offset=rtc.freq_offset,
+    )
 
 
 def _in_layout(name: str, code: int, value: Any) -> Any:

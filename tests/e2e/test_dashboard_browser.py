@@ -255,8 +255,16 @@ def test_live_page_in_chromium_against_real_chronyd(served: str, browser: WebDri
     load = time.perf_counter() - start
     assert load < 2.0, f"page took {load:.2f} s"
     _wait(browser, "the first refresh", lambda d: _updates(d) >= 1)
+    _sections_show_the_live_chronyd(browser)
+    _selected_source_highlighted_unreachable_dimmed(browser)
+    _never_sampled_stand_ins_hidden(browser)
+    _charts_have_their_lines(browser, url)
+    _hover_shows_value_and_time(browser)
+    _metrics_from_the_same_app(url)
 
-    # -- sections, all from the live chronyd
+
+def _sections_show_the_live_chronyd(browser: WebDriver) -> None:
+    """Sections, all from the live chronyd."""
     for section in ("tracking", "charts", "sources", "sourcestats", "rtc"):
         assert browser.find_element(By.ID, section).is_displayed(), section
     assert not _banner_shown(browser)
@@ -270,7 +278,9 @@ def test_live_page_in_chromium_against_real_chronyd(served: str, browser: WebDri
     assert browser.find_element(By.ID, "rtc-missing").is_displayed()
     assert "RTC tracking not configured" in browser.find_element(By.ID, "rtc").text
 
-    # -- the selected source is highlighted, the unreachable ones dimmed
+
+def _selected_source_highlighted_unreachable_dimmed(browser: WebDriver) -> None:
+    """The selected source is highlighted, the unreachable ones dimmed."""
     _wait(browser, "the selected source", lambda d: _selected_rows(d) == ["127.0.0.1"])
     rows = {row["name"]: row for row in _rows(browser)}
     assert set(rows) == {"GPS", "127.0.0.1", "127.0.1.1", "127.0.1.2"}
@@ -285,7 +295,9 @@ def test_live_page_in_chromium_against_real_chronyd(served: str, browser: WebDri
         assert "4294967295" not in rows[name]["text"]
     assert selected["opacity"] == 1
 
-    # -- never-sampled sources: chronyd's stand-ins (2000 ppm, 4 s) are not shown
+
+def _never_sampled_stand_ins_hidden(browser: WebDriver) -> None:
+    """Never-sampled sources: chronyd's stand-ins (2000 ppm, 4 s) are not shown."""
     stats = {row["name"]: row for row in _rows(browser, "#sourcestats-body")}
     assert len(stats) == 4
     assert [n for n, r in stats.items() if "selected" in r["classes"]] == ["127.0.0.1"]
@@ -299,8 +311,10 @@ def test_live_page_in_chromium_against_real_chronyd(served: str, browser: WebDri
         assert stats[name]["text"].count(DASH) == 5  # span, offset, std dev, skew, freq
     assert stats["127.0.0.1"]["opacity"] == 1
 
-    # -- the charts: one system line with its band, one frequency line, one line per
-    # reachable source (the lab has one), the selected one emphasised
+
+def _charts_have_their_lines(browser: WebDriver, url: str) -> None:
+    """The charts: one system line with its band, one frequency line, one line per reachable
+    source (the lab has one), the selected one emphasised."""
     _wait(browser, "the charts", lambda d: _charts(d)["offset"]["lines"][:1] != [])
     charts = _charts(browser)
     api = _snapshot(url)["view"]["charts"]
@@ -316,7 +330,9 @@ def test_live_page_in_chromium_against_real_chronyd(served: str, browser: WebDri
     assert "selected" in source["classes"].split()
     assert source["width"] > 2
 
-    # -- hovering shows the value and the time of the nearest point
+
+def _hover_shows_value_and_time(browser: WebDriver) -> None:
+    """Hovering shows the value and the time of the nearest point."""
     for chart, word in (("offset", "offset"), ("frequency", "ppm"), ("sources", "127.0.0.1")):
         plot = browser.find_element(By.CSS_SELECTOR, f"#chart-{chart} .chart-plot")
         ActionChains(browser).move_to_element(plot).perform()
@@ -328,7 +344,9 @@ def test_live_page_in_chromium_against_real_chronyd(served: str, browser: WebDri
             _screenshot(browser, "dashboard-live-hover.png", whole=False)
     ActionChains(browser).move_by_offset(0, 400).perform()
 
-    # -- /metrics from the same app
+
+def _metrics_from_the_same_app(url: str) -> None:
+    """/metrics from the same app."""
     with urllib.request.urlopen(url + "metrics", timeout=WAIT) as response:
         text = response.read().decode()
     families = {f.name: f for f in text_string_to_metric_families(text)}
@@ -378,7 +396,7 @@ def test_sigstopped_chronyd_fresh_load_shows_last_known_values(
             assert re.search(r"last known, as of \d\d:\d\d:\d\d, \S+ ago", hint), hint
             # the last-known values are there, dimmed, with their age
             offset = browser.find_element(By.CSS_SELECTOR, "#stat-offset .stat-value").text
-            assert re.fullmatch(r"[+-]\d+(\.\d)?(ns|µs|ms|s)", offset), offset
+            assert re.fullmatch(r"[+-]\d+(\.\d)?(ns|us|ms|s|m|h|d|y)", offset), offset
             assert browser.find_element(By.CSS_SELECTOR, "#stat-reference .stat-value").text == (
                 "127.0.0.1"
             )
