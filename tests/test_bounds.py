@@ -292,6 +292,23 @@ def test_time_before_1970_over_the_wire(request, short_dir, backend, case):
     check(case, lambda _name: _raise(outcome))
 
 
+#: Seconds as a chronyd with a 32-bit time_t sends them: candm.h TV_NOHIGHSEC as the
+#: high word, which chronyc (util.c UTI_TimespecNetworkToHost) reads as 0.
+THIRTY_TWO_BIT = [
+    Case(report, field, ((0x7FFFFFFF << 32) | 1_700_000_000, 250_000_000), True)
+    for report in reg.REPORTS
+    for field in report.latest.fields
+    if field.attr and field.conversion is Conv.TIME
+]
+
+
+@pytest.mark.parametrize("case", THIRTY_TWO_BIT, ids=lambda c: c.id)
+def test_time_from_a_32_bit_chronyd_over_the_wire(short_dir, backend, case):
+    outcome = _read_over_wire(short_dir, backend, case)
+    record = outcome[0] if isinstance(outcome, list) else outcome
+    assert getattr(record, case.field.attr or "") == 1_700_000_000.25
+
+
 def _raise(outcome: Any) -> Any:
     if isinstance(outcome, BaseException):
         raise outcome
