@@ -406,8 +406,11 @@ TRACKING = Report(
                 Field("residual frequency", W.FLOAT, C.OFFSET_PPM, "residual_freq"),
                 # >= 0: 0.0 or 1e6 * our_skew (reference.c REF_GetTrackingReport);
                 # our_skew starts at 1.0 or the drift file's skew raised to MIN_SKEW
-                # (REF_Initialise), then get_clock_estimates moves it between itself
-                # and the measured skew (gain in [0, 1]) and adds a sqrt().
+                # (REF_Initialise); get_clock_estimates then takes (1 - gain) * it +
+                # gain * the measured skew (gain CLAMPed to [0, 1]) plus a sqrt(), and
+                # the measured skew is positive: sourcestats.c SST_DoNewRegression
+                # CLAMPs a source's to MIN_SKEW..MAX_SKEW, sources.c combine_sources
+                # gives 1 / sqrt(sum of 1 / skew^2).
                 Field("skew", W.FLOAT, C.MEASURE_PPM, "skew", low=0),
                 # No bound: a refclock's root delay is its "delay" option (conf.c
                 # parse_refclock takes any double, refclock.c accumulate_sample), which
