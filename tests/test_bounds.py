@@ -12,7 +12,8 @@ extremes without an error. Two routes, four readers:
   by the native reader over the C test double (``bash ci/build_native.sh``);
 * ``backend``: real datagrams from a fake chronyd (``cmdmon_fake``) read by
   ``ChronyConnection`` over pychrony's own protocol client and over the real
-  libchrony (marker ``real_libchrony``, run from build/real-libchrony/src).
+  libchrony (marker ``real_libchrony``, run from build/real-libchrony/src); this
+  route also covers the clients report (pychrony's own client on both backends).
 
 chrony's 32-bit float format has no NaN nor infinity (chrony util.c
 UTI_FloatHostToNetwork saves a NaN as zero, saturates at about 9.2e18): on the
@@ -35,6 +36,7 @@ from cmdmon_fake import Request, Sources, default_responder, fake_chronyd, recor
 
 from pychrony import ChronyConnection, _wire
 from pychrony import registry as reg
+from pychrony._clients import encode_page_reply
 from pychrony.exceptions import ChronyDataError
 from pychrony.models import SourceMode
 from pychrony.registry import Conv, Field, Report, Wire
@@ -125,9 +127,9 @@ def _time_cases(report: Report, field: Field) -> Iterator[Case]:
         yield Case(report, field, (-1, 0), False)
 
 
-def cases() -> Iterator[Case]:
-    """Every case of every numeric field of libchrony's reports, from the registry."""
-    for report in reg.REPORTS:
+def cases(reports: tuple[Report, ...]) -> Iterator[Case]:
+    """Every case of every numeric field of ``reports``, from the registry."""
+    for report in reports:
         seen: set[str] = set()
         for response in reversed(report.responses):
             for field in response.fields:
@@ -145,7 +147,8 @@ def cases() -> Iterator[Case]:
                     yield from _time_cases(report, field)
 
 
-CASES = list(cases())
+#: libchrony's ten reports (the C double serves those); the wire route adds clients.
+CASES = list(cases(reg.REPORTS))
 
 
 def expected(case: Case) -> Any:
@@ -243,6 +246,12 @@ def _responder(case: Case) -> Any:
             return honest(request)
         response = report.latest
         values = record_values(report, response, **{case.field.name: case.raw})
+        if report is reg.CLIENTS:  # one client in chronyd's access log
+            values[0] = "198.51.100.1"
+            page = encode_page_reply(
+                [values], request.data, command=request.command, sequence=request.sequence
+            )
+            return [page]
         for position, f in enumerate(response.fields):
             if f.name in ("address", "remote address") and f.name != case.field.name:
                 values[position] = sources.address(0)
@@ -253,7 +262,7 @@ def _responder(case: Case) -> Any:
 
 #: What the wire carries of a case: chrony's float format rounds, a negative
 #: timespec travels as (uint64_t)tv_sec words (cmdmon.c UTI_TimespecHostToNetwork).
-WIRE_CASES = [c for c in CASES if c.field.wire is not Wire.TIMESPEC or c.ok]
+WIRE_CASES = [c for c in cases(reg.ALL_REPORTS) if c.field.wire is not Wire.TIMESPEC or c.ok]
 #: The python client decodes a timespec's seconds unsigned, where chronyc and
 #: libchrony take them as a signed time_t: tv_sec -1 comes out as 2**64 - 1 s.
 TIME_BELOW_ZERO = [c for c in CASES if c.field.wire is Wire.TIMESPEC and not c.ok]
