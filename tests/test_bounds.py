@@ -196,6 +196,36 @@ def test_every_bounded_field_has_cases_on_both_sides():
     assert Case(reg.NTPDATA, reg.NTPDATA.field("stratum"), 255, True) in CASES
 
 
+#: Fields chronyd copies from an NTP peer's packet (chrony 4.3 ntp_core.c
+#: receive_packet, sources.c SRC_UpdateStatus): the issue's list, a fact about chrony
+#: the registry must agree with, not derive.
+PEER_COPIED = {
+    "ntpdata": ("stratum", "poll", "precision", "version", "reference ID"),
+    "sources": ("stratum", "poll"),
+}
+
+
+@pytest.mark.parametrize(
+    ("report", "name"), [(r, n) for r, names in PEER_COPIED.items() for n in names]
+)
+def test_peer_copied_fields_admit_their_whole_wire_range(report, name):
+    field = reg.REPORTS_BY_NAME[report].field(name)
+    assert field.low is None, (report, name)
+    assert field.high is None, (report, name)
+    assert field.bounds == reg.Field("", field.wire, field.content).bounds
+
+
+def test_peer_copied_enums_admit_every_value_of_the_packets_field():
+    # The packet's 2-bit leap field, and the modes receive_packet is handed.
+    def values(name: str) -> set[int]:
+        enum = reg.NTPDATA.field(name).enum
+        assert enum is not None
+        return {member.value for member in enum}  # type: ignore[attr-defined]
+
+    assert values("leap status") == set(range(4))
+    assert {0, 1, 2, 4} <= values("mode")
+
+
 # -- route 1: scripted records, python reader and native reader over the C double ----
 
 
