@@ -24,8 +24,6 @@ also feeds NaN and infinities, which no chronyd sends, and they are refused.
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,16 +254,6 @@ def test_scripted_non_finite_float_is_refused(open_reader, case):
 # -- route 2: datagrams from a fake chronyd, python client and real libchrony --------
 
 
-@pytest.fixture(scope="module")
-def short_dir() -> Iterator[Path]:
-    """The fake's socket directory, short enough for pychrony 2.0.3's libchrony."""
-    path = Path(tempfile.mkdtemp(prefix="pychrony-bounds-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def _responder(case: Case) -> Any:
     sources = Sources(count=1, names=False)
     honest = default_responder(sources)
@@ -299,9 +287,8 @@ TIME_BELOW_ZERO = [c for c in CASES if c.field.wire is Wire.TIMESPEC and not c.o
 
 
 def _read_over_wire(directory: Path, backend: str, case: Case) -> Any:
-    fake_dir = Path(tempfile.mkdtemp(dir=directory))
     with (
-        fake_chronyd(fake_dir, respond=_responder(case)) as fake,
+        fake_chronyd(directory, respond=_responder(case)) as fake,
         ChronyConnection(fake.address, timeout=2.0, attempts=1, backend=backend) as conn,
     ):
         try:
