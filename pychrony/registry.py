@@ -735,8 +735,12 @@ AUTHDATA = Report(
                 # AuthMode: cmdmon.c handle_auth_data maps each NTP_AuthMode to one.
                 Field("mode", W.UINT16, C.ENUM, "mode", m.AuthMode),
                 # KeyType: handle_auth_data sends keys.c KEY_GetKeyInfo's key type, an
-                # HSH_Algorithm (hash.h, 0..11) or CMC_Algorithm (cmac.h, 13, 14), or
-                # nts_ke_session.c's AEAD algorithm (15, 30) for NTS.
+                # HSH_Algorithm (hash.h, 0..11; keys.c KEY_Reload takes no other) or
+                # CMC_Algorithm (cmac.h, 13, 14), or for NTS nts_ntp_client.c
+                # NNC_GetReport's AEAD algorithm: nts_ke_client.c process_response
+                # accepts AEAD_AES_SIV_CMAC_256 (15) only; chrony 4.4+ also
+                # AEAD_AES_128_GCM_SIV (30), the only other siv_gnutls.c/siv_nettle.c
+                # implement.
                 Field("key type", W.UINT16, C.ENUM, "key_type", m.KeyType),
                 Field("key ID", W.UINT32, C.INDEX, "key_id"),
                 Field("key length", W.UINT16, C.LENGTH_BITS, "key_length"),
