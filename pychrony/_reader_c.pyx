@@ -124,6 +124,7 @@ cdef enum:
     FLAG_CACHE_SIZE = 256
     # tv_nsec must be below one second.
     NSEC_PER_SEC = 1000000000
+    NO_HIGH_SECONDS = 0x7FFFFFFF  # candm.h TV_NOHIGHSEC
 
 # Conversion kinds of a plan step (Conv, specialised by what C needs to know).
 cdef enum Kind:
@@ -511,7 +512,13 @@ cdef object _convert(_Plan plan, Step *st, chrony_session *cs, object request_ad
         ts = chrony_get_field_timespec(cs, st.index)
         if not (0 <= ts.tv_nsec < NSEC_PER_SEC):
             raise _errors.bad_nanoseconds(plan.info[st - plan.steps][0], ts.tv_nsec)
-        f = <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
+        i = ts.tv_sec
+        if (<uint64_t>i) >> 32 == NO_HIGH_SECONDS:
+            # A chronyd with a 32-bit time_t sends TV_NOHIGHSEC (candm.h) as the high
+            # word; chronyc (util.c UTI_TimespecNetworkToHost) reads it as 0, libchrony
+            # does not.
+            i &= 0xFFFFFFFF
+        f = <double>i + <double>ts.tv_nsec * 1e-9
         if (st.has_low and f < st.flow) or (st.has_high and f > st.fhigh):
             _range_error(plan, st, f)
         return f

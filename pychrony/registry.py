@@ -190,7 +190,12 @@ class Field:
     ``alt_name`` is libchrony's name for the same slot when it holds a reference
     ID (sources' refclocks). ``fallback`` names the reference-ID field whose name
     replaces an unspecified address. ``low``/``high`` bound the converted value
-    (``low=0`` on a float means non-negative).
+    (``low=0`` on a float means non-negative); an ``enum`` of an ENUM field is the
+    set of values admitted. Every bound narrower than the wire type's, and every
+    enum set, is a guarantee of chronyd's: a comment beside it cites the chrony
+    4.3 source (file and function) that makes it one. Values chronyd copies from
+    an NTP peer's packet, or computes from configuration it takes unchecked, have
+    no such bound (tests/test_bounds.py checks every one on both backends).
     """
 
     name: str
@@ -375,25 +380,50 @@ TRACKING = Report(
             (
                 _REFID,
                 Field("address", W.ADDRESS, C.ADDRESS, "reference_ip"),
-                # <= 16: chrony reference.c REF_SetReference sets our_stratum =
-                # stratum + 1 of the selected source; sources.c SRC_SelectSource
-                # leaves out NTP sources at or above the orphan stratum (16 without
-                # orphan mode), conf.c parse_refclock takes refclock strata 0..15,
-                # and REF_GetReferenceParams reports NTP_MAX_STRATUM (16) at most.
+                # [0, 16]: chrony 4.3 reference.c REF_GetReferenceParams reports
+                # our_stratum, local_stratum or NTP_MAX_STRATUM (16), and
+                # REF_GetTrackingReport 0 for an unsynchronised 16. our_stratum is
+                # stratum + 1 of the selected source (REF_SetReference) or 0
+                # (REF_SetManualReference); sources.c SRC_SelectSource leaves out NTP
+                # sources at or above REF_GetOrphanStratum (<= 16), conf.c
+                # parse_refclock takes refclock strata 0..15 and cmdparse.c
+                # CPS_ParseLocal local strata 1..15.
                 Field("stratum", W.UINT16, C.COUNT, "stratum", low=0, high=16),
+                # LeapStatus is all of ntp.h NTP_Leap, what REF_GetReferenceParams sets.
                 Field("leap status", W.UINT16, C.ENUM, "leap_status", m.LeapStatus),
+                # >= 0: cmdmon.c handle_tracking UTI_TimespecHostToNetwork sends
+                # (uint64_t)tv_sec >> 32 as the high word; REF_GetReferenceParams
+                # reports a system-clock time (our_ref_time, local_ref_time) or zero
+                # (UTI_ZeroTimespec), never a time before 1970.
                 Field("reference time", W.TIMESPEC, C.TIME, "ref_time", low=0),
                 Field("current correction", W.FLOAT, C.OFFSET_SECONDS, "offset"),
                 Field("last offset", W.FLOAT, C.OFFSET_SECONDS, "last_offset"),
-                # >= 0: reference.c REF_GetTrackingReport: sqrt(avg2_offset).
+                # >= 0: reference.c REF_GetTrackingReport: sqrt(avg2_offset), and
+                # REF_SetReference keeps avg2_offset an average of
+                # squares (util.c UTI_FloatHostToNetwork saves a NaN as zero).
                 Field("RMS offset", W.FLOAT, C.MEASURE_SECONDS, "rms_offset", low=0),
                 Field("frequency offset", W.FLOAT, C.OFFSET_PPM, "frequency"),
                 Field("residual frequency", W.FLOAT, C.OFFSET_PPM, "residual_freq"),
-                # >= 0: 0 or 1e6 * our_skew (REF_GetTrackingReport), a source's skew
-                # clamped to MIN_SKEW..MAX_SKEW (sourcestats.c SST_DoNewRegression).
+                # >= 0: 0.0 or 1e6 * our_skew (reference.c REF_GetTrackingReport);
+                # our_skew starts at 1.0 or the drift file's skew raised to MIN_SKEW
+                # (REF_Initialise); get_clock_estimates then takes (1 - gain) * it +
+                # gain * the measured skew (gain CLAMPed to [0, 1]) plus a sqrt(), and
+                # the measured skew is positive: sourcestats.c SST_DoNewRegression
+                # CLAMPs a source's to MIN_SKEW..MAX_SKEW, sources.c combine_sources
+                # gives 1 / sqrt(sum of 1 / skew^2).
                 Field("skew", W.FLOAT, C.MEASURE_PPM, "skew", low=0),
-                Field("root delay", W.FLOAT, C.MEASURE_SECONDS, "root_delay", low=0),
-                Field("root dispersion", W.FLOAT, C.MEASURE_SECONDS, "root_dispersion", low=0),
+                # No bound: a refclock's root delay is its "delay" option (conf.c
+                # parse_refclock takes any double, refclock.c accumulate_sample), which
+                # sourcestats.c SST_GetTrackingData hands to REF_SetReference.
+                Field("root delay", W.FLOAT, C.MEASURE_SECONDS, "root_delay"),
+                # No bound: reference.c get_root_dispersion adds LCL_GetMaxClockError()
+                # (the "maxclockerror" directive, conf.c parse_double unchecked), and
+                # sourcestats.c SST_LoadFromFile accepts dumped dispersions of either
+                # sign (|x| < 1e6).
+                Field("root dispersion", W.FLOAT, C.MEASURE_SECONDS, "root_dispersion"),
+                # >= 0: reference.c REF_SetReference: mono_now - last_ref_update of
+                # sched.c's monotonic time (update_monotonic_time only adds fabs()),
+                # or 0.0 before a second update.
                 Field(
                     "last update interval", W.FLOAT, C.INTERVAL_SECONDS, "update_interval", low=0
                 ),
@@ -433,15 +463,22 @@ SOURCES = Report(
                 # source's minstratum), and chrony 4.3 cmdparse.c takes any int for
                 # minstratum (a range check came later).
                 Field("stratum", W.UINT16, C.COUNT, "stratum"),
+                # SourceState and SourceMode: cmdmon.c handle_source_data maps every
+                # RPT_SourceState and RPT_SourceMode (reports.h) to one of these.
                 Field("state", W.UINT16, C.ENUM, "state", m.SourceState),
                 Field("mode", W.UINT16, C.ENUM, "mode", m.SourceMode),
                 Field("flags", W.UINT16, C.NONE, "flags"),
-                # sources.c SRC_UpdateReachability keeps SOURCE_REACH_BITS (8) bits.
+                # [0, 255]: sources.c SRC_UpdateReachability keeps SOURCE_REACH_BITS (8)
+                # bits (reachability %= 1U << SOURCE_REACH_BITS), and SRC_LoadFromFile
+                # masks a dumped value the same way.
                 Field("reachability", W.UINT16, C.BITS, "reachability", low=0, high=255),
                 Field("last sample ago", W.UINT32, C.INTERVAL_SECONDS, "last_sample_ago"),
                 Field("original last sample offset", W.FLOAT, C.OFFSET_SECONDS, "orig_latest_meas"),
                 Field("adjusted last sample offset", W.FLOAT, C.OFFSET_SECONDS, "latest_meas"),
-                Field("last sample error", W.FLOAT, C.MEASURE_SECONDS, "latest_meas_err", low=0),
+                # No bound: sourcestats.c SST_DoSourceReport sends 0.5 * root delay +
+                # root dispersion of the sample, and a refclock's root delay is its
+                # "delay" option, any double (conf.c parse_refclock).
+                Field("last sample error", W.FLOAT, C.MEASURE_SECONDS, "latest_meas_err"),
             ),
             "1.0",
         ),
@@ -470,12 +507,19 @@ SOURCESTATS = Report(
                 Field("samples", W.UINT32, C.COUNT, "samples"),
                 Field("runs", W.UINT32, C.COUNT, "runs"),
                 Field("span", W.UINT32, C.INTERVAL_SECONDS, "span"),
-                # >= 0: sourcestats.c SST_DoNewRegression: MAX(MIN_STDDEV, sqrt(..)).
+                # >= 0: sourcestats.c SST_DoSourcestatsReport sends inst->std_dev:
+                # MAX(MIN_STDDEV, sqrt(est_var)) (SST_DoNewRegression) or
+                # WORST_CASE_STDDEV_BOUND (SST_ResetInstance).
                 Field("standard deviation", W.FLOAT, C.MEASURE_SECONDS, "std_dev", low=0),
                 Field("residual frequency", W.FLOAT, C.OFFSET_PPM, "resid_freq"),
+                # >= 0: SST_DoSourcestatsReport: 1e6 * inst->skew, CLAMP(MIN_SKEW, ..,
+                # MAX_SKEW) (SST_DoNewRegression) or WORST_CASE_FREQ_BOUND.
                 Field("skew", W.FLOAT, C.MEASURE_PPM, "skew", low=0),
                 Field("offset", W.FLOAT, C.OFFSET_SECONDS, "offset"),
-                Field("offset error", W.FLOAT, C.MEASURE_SECONDS, "offset_err", low=0),
+                # No bound: SST_DoSourcestatsReport adds 0.5 * root delay + root
+                # dispersion of the best sample, of either sign for a refclock with a
+                # negative "delay" option (conf.c parse_refclock).
+                Field("offset error", W.FLOAT, C.MEASURE_SECONDS, "offset_err"),
             ),
             "1.0",
         ),
@@ -498,6 +542,9 @@ SELECTDATA = Report(
             (
                 _REFID,
                 _STATS_ADDRESS,
+                # SelectState: sources.c SRC_GetSelectReport sends get_status_char()
+                # of the source's status; SRC_SelectSource asserts on entry that no
+                # source is left SRC_OK ('?'), and 4.3 never assigns SRC_OUTLIER ('L').
                 Field("state", W.UINT8, C.ENUM, "state", m.SelectState),
                 Field("authentication", W.UINT8, C.BOOLEAN, "authenticated"),
                 Field("leap status", W.UINT8, C.ENUM, "leap_status", m.LeapStatus),
@@ -522,16 +569,24 @@ _NTPDATA_COMMON = (
     Field("remote address", W.ADDRESS, C.ADDRESS, "remote_address"),
     Field("local address", W.ADDRESS, C.ADDRESS, "local_address"),
     Field("remote port", W.UINT16, C.PORT, "remote_port"),
+    # Leap, version, mode, stratum, poll, precision, root delay and dispersion,
+    # reference ID and time are the peer's packet's (chrony 4.3 ntp_core.c
+    # receive_packet, "Update the NTP report"; NCR_ResetInstance zeroes them): no
+    # bound but what the NTP packet's own field can hold, and chronyd's
+    # conversion of it keeps.
+    # LeapStatus: all four values of the packet's 2-bit NTP_LVM_TO_LEAP.
     Field("leap status", W.UINT8, C.ENUM, "leap_status", m.LeapStatus),
     Field("version", W.UINT8, C.COUNT, "version"),
+    # NTPMode (0..5): ntp_core.c NCR_ProcessRxKnown passes on (proc_packet) only
+    # MODE_ACTIVE, MODE_PASSIVE and MODE_SERVER packets to receive_packet; 0 until
+    # the first one.
     Field("mode", W.UINT8, C.ENUM, "mode", m.NTPMode),
-    # Leap, version, mode, stratum, poll, precision, root delay and dispersion,
-    # reference ID and time are the peer's packet's (ntp_core.c, "Update the NTP
-    # report"): no bound but the wire type's, or one the conversion guarantees.
     Field("stratum", W.UINT8, C.COUNT, "stratum"),
     Field("poll", W.INT8, C.INTERVAL_LOG2_SECONDS, "poll"),
     Field("precision", W.INT8, C.INTERVAL_LOG2_SECONDS, "precision"),
-    # >= 0: util.c UTI_Ntp32ToDouble divides an unsigned 32-bit value by 65536.
+    # >= 0: receive_packet takes pkt_root_delay/dispersion from util.c
+    # UTI_Ntp32ToDouble (an unsigned 32-bit value / 65536) or UTI_Ntp32f28ToDouble
+    # (unsigned too, for the NTP_EF_EXP1 extension field).
     Field("root delay", W.FLOAT, C.MEASURE_SECONDS, "root_delay", low=0),
     Field("root dispersion", W.FLOAT, C.MEASURE_SECONDS, "root_dispersion", low=0),
     _REFID,
@@ -544,6 +599,7 @@ _NTPDATA_COMMON = (
     Field("response time", W.FLOAT, C.MEASURE_SECONDS, "response_time"),
     Field("jitter asymmetry", W.FLOAT, C.RATIO, "jitter_asymmetry"),
     Field("flags", W.UINT16, C.FLAGS, "flags", m.NTPFlags),
+    # Timestamping: receive_packet sets tss_chars[] ('D', 'K', 'H'), 0 until then.
     Field("transmit timestamping", W.UINT8, C.ENUM, "tx_timestamping", m.Timestamping),
     Field("receive timestamping", W.UINT8, C.ENUM, "rx_timestamping", m.Timestamping),
     _counter("transmitted messages", "tx_messages"),
@@ -676,7 +732,15 @@ AUTHDATA = Report(
         Response(
             20,
             (
+                # AuthMode: cmdmon.c handle_auth_data maps each NTP_AuthMode to one.
                 Field("mode", W.UINT16, C.ENUM, "mode", m.AuthMode),
+                # KeyType: handle_auth_data sends keys.c KEY_GetKeyInfo's key type, an
+                # HSH_Algorithm (hash.h, 0..11; keys.c KEY_Reload takes no other) or
+                # CMC_Algorithm (cmac.h, 13, 14), or for NTS nts_ntp_client.c
+                # NNC_GetReport's AEAD algorithm: nts_ke_client.c process_response
+                # accepts AEAD_AES_SIV_CMAC_256 (15) only; chrony 4.4+ also
+                # AEAD_AES_128_GCM_SIV (30), the only other siv_gnutls.c/siv_nettle.c
+                # implement.
                 Field("key type", W.UINT16, C.ENUM, "key_type", m.KeyType),
                 Field("key ID", W.UINT32, C.INDEX, "key_id"),
                 Field("key length", W.UINT16, C.LENGTH_BITS, "key_length"),
@@ -708,7 +772,10 @@ RTCDATA = Report(
         Response(
             7,
             (
-                Field("reference time", W.TIMESPEC, C.TIME, "ref_time", low=0),
+                # No bound: rtc_linux.c RTC_Linux_GetReport sends coef_ref_time, the
+                # RTC's own reading (run_regression's rtc_ref, t_from_rtc), which a
+                # reset RTC may put before 1970.
+                Field("reference time", W.TIMESPEC, C.TIME, "ref_time"),
                 Field("samples", W.UINT16, C.COUNT, "samples"),
                 Field("runs", W.UINT16, C.COUNT, "runs"),
                 Field("span", W.UINT32, C.INTERVAL_SECONDS, "span"),

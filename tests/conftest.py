@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -110,3 +112,15 @@ def _real_libchrony_gate(request: pytest.FixtureRequest) -> None:
 def backend(request: pytest.FixtureRequest) -> str:
     """Each backend of ChronyConnection; "native" needs the real-libchrony build."""
     return str(request.param)
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A directory for a fake chronyd's socket: the libchrony bundled in pychrony
+    2.0.3's wheel fails with EINVAL on server socket paths of 76 bytes or more,
+    which pytest's tmp_path gives."""
+    path = Path(tempfile.mkdtemp(prefix="pychrony-fake-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -309,7 +309,15 @@ def test_lost_replies_are_resent(native, scenario, drop, ok):
 
 def interrupt_after(seconds: float, read: Callable[[], object]) -> float:
     """Run ``read`` with a SIGINT (Ctrl-C) sent after ``seconds``: the time it took
-    to end with KeyboardInterrupt."""
+    to end with KeyboardInterrupt.
+
+    It first checks what an earlier test could have left behind to swallow the
+    signal (seen once in a whole-suite run, never reproduced): SIGINT's handler
+    and the main thread's signal mask."""
+    handler = signal.getsignal(signal.SIGINT)
+    assert handler is signal.default_int_handler, f"an earlier test left SIGINT to {handler!r}"
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    assert signal.SIGINT not in blocked, f"SIGINT is blocked in the main thread: {blocked}"
     timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT))
     start = time.monotonic()
     timer.start()

@@ -106,7 +106,7 @@ def test_paths_agree_on_scripted_bad_values():
     for report, field, value in [
         ("tracking", "stratum", 17),
         ("tracking", "leap status", 7),
-        ("tracking", "root delay", -1.0),
+        ("tracking", "RMS offset", -1.0),
         ("tracking", "reference time", (5, 1_000_000_000)),
         ("sources", "state", 9),
         ("sources", "mode", 3),
