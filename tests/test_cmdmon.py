@@ -18,7 +18,7 @@ import pytest
 from cmdmon_fake import FakeChronyd, Request, Sources, default_responder, fake_chronyd
 from unprivileged import run_as_nobody
 
-from pychrony import ChronyConnection, _address, _cmdmon
+from pychrony import ChronyConnection, _address
 from pychrony import registry as reg
 from pychrony.exceptions import (
     ChronyConnectionError,
@@ -28,6 +28,8 @@ from pychrony.exceptions import (
     ChronyTimeoutError,
 )
 from pychrony.models import SourceMode
+from pychrony.protocol import session as client
+from pychrony.protocol import transport
 from pychrony.registry import REPORTS_BY_NAME
 
 SOURCES = REPORTS_BY_NAME["sources"]
@@ -50,7 +52,7 @@ def connect(fake: FakeChronyd, timeout: float = 1.0, attempts: int = 3) -> Chron
 
 def test_client_socket_is_bound_safely_and_removed(tmp_path):
     with fake_chronyd(tmp_path) as fake:
-        session = _cmdmon.open_session(fake.path, timeout=1, attempts=1)
+        session = client.open_session(fake.path, timeout=1, attempts=1)
         try:
             (outer,) = client_files(fake)
             assert outer.startswith("pychrony.")
@@ -75,7 +77,7 @@ def test_client_socket_is_bound_safely_and_removed(tmp_path):
 
 def test_forgotten_session_is_cleaned_up_by_finalizer(tmp_path):
     with fake_chronyd(tmp_path) as fake:
-        session = _cmdmon.open_session(fake.path, timeout=1, attempts=1)
+        session = client.open_session(fake.path, timeout=1, attempts=1)
         assert len(client_files(fake)) == 1
         del session
         gc.collect()
@@ -86,7 +88,7 @@ def test_thousand_open_close_cycles_leave_nothing(tmp_path):
     with fake_chronyd(tmp_path) as fake:
         before = set(os.listdir("/proc/self/fd"))
         for _ in range(1000):
-            _cmdmon.open_session(fake.path, timeout=1, attempts=1).close()
+            client.open_session(fake.path, timeout=1, attempts=1).close()
         assert client_files(fake) == []
         assert set(os.listdir("/proc/self/fd")) == before  # no leaked descriptors
 
@@ -97,15 +99,15 @@ def test_open_failing_halfway_leaves_nothing(tmp_path, monkeypatch):
         def broken_open_up(self: object) -> None:
             raise PermissionError(13, "injected")
 
-        monkeypatch.setattr(_cmdmon._ClientDir, "open_up", broken_open_up)
+        monkeypatch.setattr(transport.ClientDir, "open_up", broken_open_up)
         with pytest.raises(ChronyConnectionError, match="injected"):
-            _cmdmon.open_session(fake.path, timeout=1, attempts=1)
+            client.open_session(fake.path, timeout=1, attempts=1)
         assert client_files(fake) == []
 
 
 def test_forked_child_leaves_parents_socket_alone(tmp_path):
     with fake_chronyd(tmp_path) as fake:
-        session = _cmdmon.open_session(fake.path, timeout=1, attempts=1)
+        session = client.open_session(fake.path, timeout=1, attempts=1)
         pid = os.fork()
         if pid == 0:  # child: closing its copy must not remove the parent's files
             session.close()
@@ -118,7 +120,7 @@ def test_forked_child_leaves_parents_socket_alone(tmp_path):
 
 def test_missing_socket(tmp_path):
     with pytest.raises(ChronyConnectionError, match="No such file.*Is chronyd running"):
-        _cmdmon.open_session(str(tmp_path / "nothing.sock"), timeout=1, attempts=1)
+        client.open_session(str(tmp_path / "nothing.sock"), timeout=1, attempts=1)
     assert os.listdir(tmp_path) == []
 
 
@@ -128,13 +130,13 @@ def test_dead_socket(tmp_path):
     dead.bind(path)
     dead.close()  # the file stays, nobody listens: a crashed chronyd
     with pytest.raises(ChronyConnectionError, match="Connection refused"):
-        _cmdmon.open_session(path, timeout=1, attempts=1)
+        client.open_session(path, timeout=1, attempts=1)
     assert os.listdir(tmp_path) == ["chronyd.sock"]
 
 
 def test_socket_path_too_long(tmp_path):
     with pytest.raises(ChronyConnectionError, match="too long"):
-        _cmdmon.open_session("/" + "x" * 120, timeout=1, attempts=1)
+        client.open_session("/" + "x" * 120, timeout=1, attempts=1)
 
 
 # -- exchanges --------------------------------------------------------------------
@@ -373,7 +375,7 @@ def test_prefetch_keeps_a_bounded_window_and_resends_losses(tmp_path):
             return out
 
     with fake_chronyd(tmp_path, respond=respond) as fake, connect(fake, timeout=0.3) as conn:
-        conn._session._names = False
+        conn._session.names.answers = False
         start = time.monotonic()
         got = conn.get_sources()
         assert [s.address for s in got] == [f"192.0.2.{i + 1}" for i in range(64)]
@@ -450,7 +452,7 @@ def test_chronyd_restart_is_survived(tmp_path):
 
 def test_closed_session_raises(tmp_path):
     with fake_chronyd(tmp_path) as fake:
-        session = _cmdmon.open_session(fake.path, timeout=1, attempts=1)
+        session = client.open_session(fake.path, timeout=1, attempts=1)
         session.close()
         with pytest.raises(ChronyConnectionError, match="closed"):
             session.record_count(SOURCES)
@@ -460,7 +462,7 @@ def test_closed_session_raises(tmp_path):
 
 def test_single_record_report_has_one_record_without_io(tmp_path):
     with fake_chronyd(tmp_path) as fake:
-        session = _cmdmon.open_session(fake.path, timeout=1, attempts=1)
+        session = client.open_session(fake.path, timeout=1, attempts=1)
         assert session.record_count(TRACKING) == 1
         assert fake.requests == []
         with pytest.raises(ChronyError, match="single record"):
@@ -521,7 +523,7 @@ def test_auto_detection_takes_the_udp_endpoint_that_answers(tmp_path, monkeypatc
             _address.Endpoint(host="::1", port=port),  # nothing there (or no IPv6)
             _address.Endpoint(host="127.0.0.1", port=port),
         )
-        monkeypatch.setattr(_cmdmon, "candidates", lambda address: endpoints)
+        monkeypatch.setattr(client, "candidates", lambda address: endpoints)
         with ChronyConnection(backend="python") as conn:
             assert conn._session.address == fake.address
             assert conn.get_tracking().stratum == 2
@@ -538,8 +540,8 @@ def test_auto_detection_falls_back_to_udp_where_the_socket_is_forbidden(tmp_path
             _address.Endpoint(path="/run/chrony/chronyd.sock"),
             _address.Endpoint(host="127.0.0.1", port=port),
         )
-        monkeypatch.setattr(_cmdmon, "candidates", lambda address: endpoints)
-        monkeypatch.setattr(_cmdmon, "_open_unix", forbidden)
+        monkeypatch.setattr(client, "candidates", lambda address: endpoints)
+        monkeypatch.setattr(client, "open_unix", forbidden)
         with ChronyConnection(backend="python") as conn:
             assert conn.get_tracking().stratum == 2
         # Nothing answers at all: the permission problem is what to fix.
@@ -556,7 +558,7 @@ def test_auto_detection_failing_names_what_was_tried(tmp_path, monkeypatch):
         _address.Endpoint(path=str(tmp_path / "a.sock")),
         _address.Endpoint(host="127.0.0.1", port=port),
     )
-    monkeypatch.setattr(_cmdmon, "candidates", lambda address: endpoints)
+    monkeypatch.setattr(client, "candidates", lambda address: endpoints)
     with pytest.raises(ChronyConnectionError) as info:
         ChronyConnection(timeout=0.2, attempts=1, backend="python").open()
     message = str(info.value)

@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
-from .. import _clients, _wire
+from .. import _clients
 from .. import registry as reg
 from ..exceptions import ChronyDataError
 from ..registry import RecordArg, Report, Response
+from . import wire as _wire
 
 __all__ = [
     "CHRONY_VERSIONS",
