@@ -173,15 +173,21 @@ class Requests:
 
     def datagrams_to_send(self, now: float) -> deque[tuple[Job, bytes]]:
         """Fill the window at ``now``; the outbox: the driver pops what it sent."""
-        jobs, waiting = self.jobs, self.waiting
-        if jobs and len(waiting) < self.window:
+        jobs, waiting, outbox = self.jobs, self.waiting, self.outbox
+        window = self.window
+        if jobs and len(waiting) < window:
             expires = now + self.policy.timeout
-            window = self.window
+            random, pending = self.policy.random, self.pending
             while jobs and len(waiting) < window:
                 job = jobs.popleft()
-                self._send(job)
+                # _send(), inlined: this loop sends every request of a pipelined read
+                sequence = random(32)
+                while sequence in pending:
+                    sequence = random(32)
+                pending[sequence] = job
+                outbox.append((job, job.pack(REQUEST_START, job.command, 0, sequence, job.data)))
                 waiting[job] = expires
-        return self.outbox
+        return outbox
 
     def _send(self, job: Job) -> None:
         """Queue ``job``'s next attempt, with a sequence number not used in this run."""

@@ -38,10 +38,20 @@ def exchange(
     timeout = policy.timeout
     expires = monotonic() + timeout
     packet = pack(REQUEST_START, command, 0, sequence, data)
-    sent = transport.send(packet)
+    sock = transport.sock  # the socket calls inline: this is every read's hot path
+    try:
+        sock.send(packet)
+        sent = True
+    except OSError as exc:
+        sent = transport.send_failed(packet, exc)
     if sent and transport.poll_in(timeout * 1000.0):
-        datagram = transport.recv()
-        if datagram is not None and _HEADER_LEN <= len(datagram) < RECV_SIZE:
+        try:
+            datagram = sock.recv(RECV_SIZE)
+        except BlockingIOError:
+            datagram = b""
+        except OSError as exc:
+            raise transport.io_error(exc) from exc
+        if _HEADER_LEN <= len(datagram) < RECV_SIZE:
             key = _unpack_key(datagram)
             if key[6] == sequence and key[3] == command and key[1] == PKT_TYPE_REPLY and not key[2]:
                 return key, datagram
@@ -56,15 +66,17 @@ def run(transport: Transport, engine: Requests) -> tuple[ReplyKey, bytes] | None
     """Run ``engine`` to its end, waiting with poll(); its reply (an exchange's)."""
     if engine.drain:
         transport.drain()
-    pollers, send, recv = transport.pollers, transport.send, transport.recv
-    receive = engine.receive_datagram
-    reads = engine.reads_per_wake
-    jobs, waiting = engine.jobs, engine.waiting
+    pollers, send, sock_recv = transport.pollers, transport.send, transport.sock.recv
+    receive, fill = engine.receive_datagram, engine.datagrams_to_send
+    reads, window = engine.reads_per_wake, engine.window
+    jobs, waiting, outbox = engine.jobs, engine.waiting, engine.outbox
     if not jobs and not waiting:
         return engine.reply
+    now = 0.0
     while True:
-        now = monotonic()
-        outbox = engine.datagrams_to_send(now)
+        if jobs and len(waiting) < window:  # room in the window (fill() checks again)
+            now = monotonic()
+            fill(now)
         while outbox and send(outbox[0][1]):
             outbox.popleft()
         remaining = next(iter(waiting.values())) - monotonic()
@@ -76,9 +88,12 @@ def run(transport: Transport, engine: Requests) -> tuple[ReplyKey, bytes] | None
                 ready = polled[0][1]
         if ready & POLLIN or not ready:  # not ready: the wait expired, read what came
             for _ in range(reads):
-                datagram = recv()
-                if datagram is None:
+                try:
+                    datagram = sock_recv(RECV_SIZE)
+                except BlockingIOError:
                     break
+                except OSError as exc:
+                    raise transport.io_error(exc) from exc
                 receive(datagram, now)
             if not jobs and not waiting:
                 return engine.reply

@@ -204,14 +204,15 @@ class Transport:
         try:
             self.sock.send(packet)
             return True
-        except BlockingIOError:
-            return False
         except OSError as exc:
-            return self._send_failed(packet, exc)
+            return self.send_failed(packet, exc)
 
-    def _send_failed(self, packet: bytes, exc: OSError) -> bool:
-        """A Unix socket whose chronyd went away (restarted?) is connected again and
-        ``packet`` resent; any other failure raises."""
+    def send_failed(self, packet: bytes, exc: OSError) -> bool:
+        """After send() raised ``exc``: False for a full queue; a Unix socket whose
+        chronyd went away (restarted?) is connected again and ``packet`` resent;
+        any other failure raises."""
+        if isinstance(exc, BlockingIOError):
+            return False
         if exc.errno not in _PEER_GONE or self.path is None:
             raise self.io_error(exc) from exc
         try:
