@@ -17,15 +17,13 @@ sent at most ``attempts`` times, so one exchange never takes much longer than
 from __future__ import annotations
 
 import socket
-import weakref
 from collections import deque
 from typing import Any, TypeVar
 
-from .. import _fork
 from .. import registry as reg
 from .._address import Endpoint, candidates, first_reachable
 from .._source_list import list_changed_error
-from ..exceptions import ChronyConnectionError, ChronyError
+from ..exceptions import ChronyError
 from ..registry import Report
 from . import planning, sync
 from .engine import WINDOW, Handler, Job, Pack, Policy, Requests
@@ -33,7 +31,7 @@ from .names import SourceNames
 from .planning import BY_ADDRESS, COUNT_PACK, COUNT_WHAT, NO_ARG, PLAIN_PACKS, SOURCES
 from .record import Record
 from .sync import Steps
-from .transport import ClientDir, Transport, discard, open_udp, open_unix, unix_window
+from .transport import ClientDir, Link, Transport, open_udp, open_unix, unix_window
 from .wire import REPORT_LAYOUTS, Layout, ReplyKey, check_reply
 
 __all__ = ["CmdmonSession", "open_session"]
@@ -89,9 +87,7 @@ class CmdmonSession:
         self.attempts = attempts
         self.window = window
         self.policy = Policy(timeout, attempts, window, address=self.address)
-        self._attach(sock, client_dir, 0)
-        self._inherited = False  # a forked child's copy, until it opens its own socket
-        _fork.track(self)
+        self._link = Link(sock, endpoint, client_dir)
         self._record: Record | None = None
         #: single_reply()'s reply, made the current record only when a getter asks.
         self._single: tuple[Layout, bytes] | None = None
@@ -110,55 +106,25 @@ class CmdmonSession:
 
     # -- lifecycle ------------------------------------------------------------
 
-    def _attach(self, sock: socket.socket, client_dir: ClientDir | None, reconnects: int) -> None:
-        """Make ``sock`` (bound in ``client_dir``, if a Unix socket) the session's."""
-        self._transport = Transport(sock, self.endpoint, reconnects)
-        self._finalizer = weakref.finalize(self, discard, sock, client_dir)
-        _fork.clean_up_at_exit(self, self._finalizer)
-        self._open = True  # until close(): cheaper to ask than the finalizer
-
-    def forked(self) -> None:
-        """In a forked child (:mod:`pychrony._fork`): the socket is the parent's, so
-        the next call opens one of the child's own (see :meth:`transport`)."""
-        if self._open:
-            self._open = False
-            self._inherited = True
-
-    def _reopen_inherited(self) -> None:
-        """A forked child's first use: drop the parent's socket, open our own."""
-        # Closes the child's copy of the descriptor; the reply socket's files are
-        # the parent's and stay (ClientDir.remove checks the pid).
-        self._finalizer()
-        self._record = self._prefetched = self._single = self._loaded = None
-        endpoint, reconnects = self.endpoint, self._transport.reconnects
-        if endpoint.path is not None:
-            self._attach(*open_unix(endpoint.path), reconnects)
-        else:
-            self._attach(open_udp(str(endpoint.host), endpoint.port), None, reconnects)
-        self._inherited = False
-
     def __repr__(self) -> str:
         return f"<CmdmonSession {self.address} {'closed' if self.closed else 'open'}>"
 
     @property
     def closed(self) -> bool:
         """True after :meth:`close`."""
-        return not self._open and not self._inherited
+        return self._link.closed
 
     def close(self) -> None:
         """Close the socket and remove its files; idempotent."""
-        self._open = self._inherited = False
-        self._finalizer()
-        self._record = None
-        self._prefetched = None
+        self._link.close()
+        self._record = self._prefetched = None
 
     def transport(self) -> Transport:
-        """The open transport (a forked child's own); raises once closed."""
-        if self._inherited:
-            self._reopen_inherited()
-        if not self._open:
-            raise ChronyConnectionError(f"The session to chronyd at {self.address} is closed")
-        return self._transport
+        """The open transport (a forked child's own: the parent's records are
+        dropped); raises once closed."""
+        if self._link.inherited:
+            self._record = self._prefetched = self._single = self._loaded = None
+        return self._link.transport()
 
     def fileno(self) -> int:
         """The socket's descriptor (for an event loop's reader)."""
@@ -183,9 +149,9 @@ class CmdmonSession:
         return sync.drive(self.transport, steps)
 
     def _exchange(self, command: int, data: bytes, pack: Pack, what: str) -> tuple[ReplyKey, bytes]:
-        if not self._open:
-            self.transport()  # raises (or opens a forked child's own socket)
-        return sync.exchange(self._transport, self.policy, command, data, pack, what)
+        link = self._link
+        transport = link.current if link.open else self.transport()
+        return sync.exchange(transport, self.policy, command, data, pack, what)
 
     # -- Session --------------------------------------------------------------
 
@@ -206,7 +172,7 @@ class CmdmonSession:
 
     def begin_read(self) -> None:
         """A read of a source list begins (see :meth:`list_changed`)."""
-        self._read_mark = self._transport.reconnects
+        self._read_mark = self._link.reconnects
         self.vanished = self.unordered = False
 
     def list_changed(self, report: Report, count: int, duplicates: bool) -> bool:
@@ -231,7 +197,7 @@ class CmdmonSession:
     def seen_change(self, count: int) -> bool | None:
         """Whether the read of ``count`` records saw the list change; None: it cannot
         tell without asking the count again (records read out of order)."""
-        if self.vanished or self._transport.reconnects != self._read_mark:
+        if self.vanished or self._link.reconnects != self._read_mark:
             return True
         if self.unordered and count > 1:
             return None

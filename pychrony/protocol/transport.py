@@ -19,15 +19,26 @@ import socket
 import stat
 import string
 import tempfile
+import weakref
 from secrets import choice
 from typing import Final
 
+from .. import _fork
 from .._address import Endpoint
 from .._errors import open_error, path_length_error, reply_dir_error
 from ..exceptions import ChronyConnectionError
 from .engine import RECV_SIZE, WINDOW
 
-__all__ = ["POLLIN", "POLLOUT", "ClientDir", "Transport", "discard", "open_udp", "open_unix"]
+__all__ = [
+    "POLLIN",
+    "POLLOUT",
+    "ClientDir",
+    "Link",
+    "Transport",
+    "discard",
+    "open_udp",
+    "open_unix",
+]
 
 POLLIN: Final = select.POLLIN
 POLLOUT: Final = select.POLLOUT
@@ -257,3 +268,66 @@ class Transport:
             f"{self.address} ({exc.strerror or exc})",
             -(exc.errno or errno.EIO),
         )
+
+
+class Link:
+    """A session's socket over its life: open, inherited by a forked child, closed.
+
+    A child of ``fork()`` must neither use its parent's socket nor remove the
+    parent's files (:mod:`pychrony._fork`): there :meth:`forked` marks the link
+    inherited, and the next :meth:`transport` opens the child's own socket.
+    """
+
+    __slots__ = ("__weakref__", "_finalizer", "current", "endpoint", "inherited", "open")
+
+    def __init__(
+        self, sock: socket.socket, endpoint: Endpoint, client_dir: ClientDir | None
+    ) -> None:
+        self.endpoint = endpoint
+        self._attach(sock, client_dir, 0)
+        self.inherited = False  # a forked child's copy, until it opens its own socket
+        _fork.track(self)
+
+    def _attach(self, sock: socket.socket, client_dir: ClientDir | None, reconnects: int) -> None:
+        self.current = Transport(sock, self.endpoint, reconnects)
+        self._finalizer = weakref.finalize(self, discard, sock, client_dir)
+        _fork.clean_up_at_exit(self, self._finalizer)
+        self.open = True  # until close(): cheaper to ask than the finalizer
+
+    @property
+    def reconnects(self) -> int:
+        """Reconnections so far (a forked child's own socket keeps the count)."""
+        return self.current.reconnects
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return not self.open and not self.inherited
+
+    def forked(self) -> None:
+        """In a forked child: the socket is the parent's (see the class)."""
+        if self.open:
+            self.open = False
+            self.inherited = True
+
+    def transport(self) -> Transport:
+        """The open transport (a forked child's own); raises once closed."""
+        if self.inherited:
+            # Closes the child's copy of the descriptor; the reply socket's files
+            # are the parent's and stay (ClientDir.remove checks the pid).
+            self._finalizer()
+            endpoint, reconnects = self.endpoint, self.current.reconnects
+            if endpoint.path is not None:
+                self._attach(*open_unix(endpoint.path), reconnects)
+            else:
+                self._attach(open_udp(str(endpoint.host), endpoint.port), None, reconnects)
+            self.inherited = False
+        if not self.open:
+            address = self.current.address
+            raise ChronyConnectionError(f"The session to chronyd at {address} is closed")
+        return self.current
+
+    def close(self) -> None:
+        """Close the socket and remove its files; idempotent."""
+        self.open = self.inherited = False
+        self._finalizer()
