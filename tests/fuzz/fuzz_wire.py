@@ -6,7 +6,7 @@ Run it (libFuzzer options and corpus directories as usual)::
     python tests/fuzz/fuzz_wire.py --make-seeds tests/fuzz/corpus/wire
 
 An input is two control bytes and a datagram. The datagram goes through
-``wire.parse_reply_header`` and ``decode_reply`` for every report it could
+``_wire.parse_reply_header`` and ``decode_reply`` for every report it could
 answer, then through a whole ``CmdmonSession`` + reader: an in-process fake
 chronyd answers every request well (from the registry), except the request the
 control bytes pick, which gets the fuzzed datagram (with the request's sequence
@@ -51,7 +51,7 @@ with _instrumented:
     from pychrony import registry as reg
     from pychrony._address import Endpoint
     from pychrony.exceptions import ChronyError
-    from pychrony.protocol import wire
+    from pychrony.protocol import wire as _wire
     from pychrony.protocol.session import CmdmonSession
     from pychrony.registry import REPORTS, Field, Report, Wire
 
@@ -115,20 +115,20 @@ def check_raw(field: Field, value: Any) -> None:
 
 
 def check_decoder(datagram: bytes) -> None:
-    header = wire.parse_reply_header(datagram)
+    header = _wire.parse_reply_header(datagram)
     if header is None:
         return
     assert len(datagram) >= reg.RESPONSE_HEADER_LEN
     candidates = [r for r in REPORTS if r.record_request == header.command] or list(REPORTS)
     for report in candidates:
         try:
-            decoded = wire.decode_reply(
-                report.name, header, datagram, wire.REPORT_LAYOUTS[report.name]
+            decoded = _wire.decode_reply(
+                report.name, header, datagram, _wire.REPORT_LAYOUTS[report.name]
             )
         except ChronyError:
             continue
         if decoded is None:
-            assert header.status == wire.Status.NO_SUCH_SOURCE
+            assert header.status == _wire.Status.NO_SUCH_SOURCE
             continue
         layout, values = decoded
         assert len(datagram) == layout.length
@@ -136,7 +136,7 @@ def check_decoder(datagram: bytes) -> None:
         assert response is not None
         check_decoded(response, values)
     try:
-        count = wire.decode_reply("count", header, datagram, {2: wire.COUNT_LAYOUT})
+        count = _wire.decode_reply("count", header, datagram, {2: _wire.COUNT_LAYOUT})
     except ChronyError:
         return
     if count is not None:
@@ -266,7 +266,7 @@ def seeds() -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     for i, report in enumerate(REPORTS):
         for response in report.responses:
-            reply = wire.encode_reply(
+            reply = _wire.encode_reply(
                 response,
                 record_values(report, response, 1),
                 command=report.record_request,
@@ -274,14 +274,14 @@ def seeds() -> dict[str, bytes]:
             )
             out[f"{report.name}-{response.code}"] = bytes([i, 3]) + reply
     sources = REPORTS.index(reg.SOURCES)
-    count = wire.encode_reply(reg.COUNT_RESPONSE, [2], command=reg.COUNT_REQUEST, sequence=0)
+    count = _wire.encode_reply(reg.COUNT_RESPONSE, [2], command=reg.COUNT_REQUEST, sequence=0)
     out["count"] = bytes([sources + len(REPORTS), 1]) + count
-    name = wire.REPLY_HEADER.pack(
+    name = _wire.REPLY_HEADER.pack(
         6, 2, 0, 0, reg.SOURCE_NAME_REQUEST, reg.SOURCE_NAME_RESPONSE, 0, 0, 0, 0, 0, 0, 0
     ) + b"ntp.example.org".ljust(reg.SOURCE_NAME_LENGTH, b"\0")
     out["name"] = bytes([sources + 2 * len(REPORTS), 1]) + name
-    out["error-no-rtc"] = bytes([REPORTS.index(reg.RTCDATA), 1]) + wire.encode_error_reply(
-        reg.RTCDATA.record_request, 0, wire.Status.NO_RTC
+    out["error-no-rtc"] = bytes([REPORTS.index(reg.RTCDATA), 1]) + _wire.encode_error_reply(
+        reg.RTCDATA.record_request, 0, _wire.Status.NO_RTC
     )
     return out
 
