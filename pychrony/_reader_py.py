@@ -63,7 +63,7 @@ _SIGNED_BITS = {Wire.INT16: 16, Wire.INT8: 8}
 def read_records(session: Session, report: Report) -> list[Any]:
     """Every record of ``report`` as dataclasses, skipping records without data.
 
-    A session that can tell (``list_changed``: CmdmonSession) says whether
+    A session that can tell (``list_changed``: a ``ChangeTellingSession``) says whether
     chronyd's source list changed under the read; it is then read again, at most
     LIST_READS times (see :mod:`pychrony._source_list`).
     """
@@ -92,7 +92,7 @@ def _read_counted(session: Session, report: Report, count: int) -> list[Any]:
         if prefetch is not None:
             prefetch(report, count)
     records_of = getattr(session, "records_of", None)
-    if records_of is not None:  # the fast path (CmdmonSession): each record a view
+    if records_of is not None:  # the fast path (a RawRecordsSession): each record a view
         return _decode_records(records_of(report, count), report)
     out = []
     for index in range(count - 1, -1, -1):  # the last first: pychrony._source_list
@@ -126,7 +126,7 @@ def _decode_records(records: list[Any], report: Report) -> list[Any]:
 def read_one(session: Session, report: Report) -> Any:
     """The single record of a one-record report."""
     single_reply = getattr(session, "single_reply", None)
-    if single_reply is not None:  # the fast path (CmdmonSession)
+    if single_reply is not None:  # the fast path (a SingleReplySession)
         reply = single_reply(report)
         if reply is None:
             raise ChronyDataError(f"{report.name}: chronyd sent an empty record")

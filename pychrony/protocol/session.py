@@ -12,14 +12,29 @@ engine (:mod:`.engine`) under the blocking driver (:mod:`.sync`) or asyncio's
 Every wait is bounded: a request waits ``timeout`` seconds for its reply and is
 sent at most ``attempts`` times, so one exchange never takes much longer than
 ``timeout * attempts``.
+
+What a session remembers between calls (the socket's life is its ``Link``'s):
+
+* ``_record`` — the current record (``request_record``); ``_single`` — the reply
+  ``single_reply`` gave, made the current record only if a getter asks;
+* ``_prefetched`` — records fetched ahead (``prefetch``, ``load_steps``), taken by
+  ``request_record`` and ``records_of``; ``_loaded`` and ``_verdict`` — what
+  ``load_steps`` counted and concluded, answered by the next ``record_count`` and
+  ``list_changed`` (``_keep_prefetched``: the reader's ``prefetch`` is then a no-op);
+* ``vanished``, ``unordered``, ``_read_mark`` — what the read under way saw, for
+  ``list_changed`` (:mod:`pychrony._source_list`);
+* ``names`` — the source names known, and whether chronyd tells them.
+
+Closing drops the records; a forked child's first call drops all of them.
 """
 
 from __future__ import annotations
 
 import socket
 from collections import deque
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from .. import _session
 from .. import registry as reg
 from .._address import Endpoint, candidates, first_reachable
 from .._source_list import list_changed_error
@@ -348,3 +363,18 @@ class CmdmonSession:
         data, pack = planning.record_request(report, index)
         header, datagram = self._exchange(report.record_request, data, pack, report.name)
         return planning.decode_record(self, report, header, datagram)
+
+
+if TYPE_CHECKING:  # mypy checks that the session offers every optional capability
+
+    def _capabilities(
+        s: CmdmonSession,
+    ) -> tuple[
+        _session.PrefetchingSession,
+        _session.NamingSession,
+        _session.ChangeTellingSession,
+        _session.SingleReplySession,
+        _session.ReplySession,
+        _session.RawRecordsSession,
+    ]:
+        return s, s, s, s, s, s
