@@ -31,12 +31,13 @@ from pychrony.testing import SCENARIO_MULTI_SOURCE, FakeChronyd
 
 _CLIENT = r"""
 import json, socket, sys, time
-from pychrony import ChronyConnection, _wire
+from pychrony import ChronyConnection
+from pychrony.protocol import wire
 from pychrony import registry as reg
 
 ports = json.loads(sys.argv[1])
 rounds = int(sys.argv[2])
-request_length = _wire.request_length(reg.TRACKING)
+request_length = wire.request_length(reg.TRACKING)
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
 sock.settimeout(5.0)
@@ -45,12 +46,12 @@ for r in range(rounds):
     start = time.perf_counter()
     for i, port in enumerate(ports):
         sequence = r << 16 | i
-        packet = _wire.encode_request(reg.TRACKING.record_request, sequence, 0, b"", request_length)
+        packet = wire.encode_request(reg.TRACKING.record_request, sequence, 0, b"", request_length)
         sock.sendto(packet, ("127.0.0.1", port))
     seen = set()
     while len(seen) < len(ports):
         reply = sock.recv(2048)
-        key = _wire.REPLY_KEY.unpack_from(reply)
+        key = wire.REPLY_KEY.unpack_from(reply)
         assert key[5] == 0, key
         seen.add(key[6])
     sweeps.append(time.perf_counter() - start)

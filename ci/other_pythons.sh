@@ -26,6 +26,7 @@ CORE_TESTS=(
   tests/test_reader_fast.py
   tests/test_native.py
   tests/test_wire.py
+  tests/test_engine.py
   tests/test_aio.py
   tests/test_testing_kit.py
   tests/test_scenarios.py

@@ -10,7 +10,7 @@ reply holds fewer than 8 clients; :data:`MAX_PAGES` bounds a call, each page is 
 exchange bounded by ``timeout * attempts``, and the next index must grow.
 
 libchrony has no such report, so the native backend reads it through a
-:class:`~pychrony._cmdmon.CmdmonSession` of its own (``ChronyConnection.backend_of``
+:class:`~pychrony.protocol.session.CmdmonSession` of its own (``ChronyConnection.backend_of``
 says so). chronyd answers it over the Unix socket only (it needs the command
 socket's authority): over UDP pychrony refuses at once with ChronyPermissionError.
 """
@@ -22,11 +22,15 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Final, cast
 
 from . import registry as reg
-from ._cmdmon import CmdmonSession, Steps, _Record
 from ._errors import LibchronyError
 from ._reader_py import read_records
 from ._session import Session
-from ._wire import (
+from .exceptions import ChronyDataError, ChronyDisabledError, ChronyPermissionError
+from .models import Client
+from .protocol.record import Record as _Record
+from .protocol.session import CmdmonSession
+from .protocol.sync import Steps
+from .protocol.wire import (
     PKT_TYPE_REPLY,
     REPLY_HEADER,
     Layout,
@@ -36,8 +40,6 @@ from ._wire import (
     encode_reply,
     request_struct,
 )
-from .exceptions import ChronyDataError, ChronyDisabledError, ChronyPermissionError
-from .models import Client
 
 __all__ = [
     "MAX_PAGES",
@@ -102,18 +104,18 @@ def read_clients(session: Any) -> list[Client]:
     scripted mock) serves the report's records through the Session interface.
     """
     if isinstance(session, CmdmonSession):
-        return session._drive(clients_steps(session))
+        return session.drive(clients_steps(session))
     return read_records(session, _REPORT)
 
 
 def clients_steps(session: CmdmonSession, min_hits: int = 0) -> Steps[list[Client]]:
-    """Steps (see :mod:`pychrony._cmdmon`) reading every page of the client log."""
+    """Steps (see :mod:`pychrony.protocol.planning`) reading every page of the client log."""
     if session.endpoint.path is None:
         raise ChronyPermissionError(UDP_REFUSAL, LibchronyError.UNAUTHORIZED)
     records: list[_Record] = []
     next_index = 0
     for _ in range(MAX_PAGES):
-        header, datagram = yield from session._exchange_steps(
+        header, datagram = yield session.request(
             _REPORT.record_request, encode_page(next_index, min_hits), _pack, _REPORT.name
         )
         _check_page(header, datagram)

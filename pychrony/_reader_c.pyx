@@ -601,7 +601,7 @@ cdef enum:
 cdef enum:
     # Most lanes (libchrony sessions) of one NativeSession: requests in flight at once.
     MAX_WINDOW = 16
-    # Default window, as the Python backend's (pychrony._cmdmon.WINDOW).
+    # Default window, as the Python backend's (pychrony.protocol.engine.WINDOW).
     WINDOW = 8
 
 

@@ -1,21 +1,17 @@
 """asyncio: :class:`AsyncChronyConnection`, the awaitable twin of ``ChronyConnection``.
 
-Both backends' sessions are stepped by the event loop: their protocol engines
-are generators that yield waits, ``(poll events, deadline)``; this module waits
-for them with the loop's reader and writer on the session's socket and a timer
-(libchrony's ``get_fd`` / ``needs_response`` / ``process_response`` cycle for the
-native backend, pychrony's own engine for the Python one). Nothing blocks the
-loop but opening a session, which runs in a worker thread.
+Both backends' sessions are stepped by the event loop through the asyncio driver
+(:mod:`pychrony.protocol.aio`): pychrony's own client's sans-I/O engine, and
+libchrony's ``get_fd`` / ``needs_response`` / ``process_response`` cycle for the
+native backend, both waiting with the loop's reader and writer and a timer.
+Nothing blocks the loop but opening a session, which runs in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
-from select import POLLIN, POLLOUT
-from time import monotonic
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 from ._aio_turn import Turn
 from .connection import (
@@ -41,10 +37,9 @@ from .models import (
     TrackingStatus,
     Transport,
 )
+from .protocol.aio import drive as _drive
 
 __all__ = ["AsyncChronyConnection"]
-
-_T = TypeVar("_T")
 
 
 @describe_getters
@@ -194,51 +189,11 @@ class AsyncChronyConnection:
         return self._conn.backend_of(name)
 
 
-async def _drive(session: Any, steps: Generator[tuple[int, float], int, _T]) -> _T:
-    """Run a session's steps, waiting on the running loop."""
-    loop = asyncio.get_running_loop()
-    try:
-        events, deadline = next(steps)
-        while True:
-            ready = await _wait(loop, session.fileno(), events, deadline)
-            events, deadline = steps.send(ready)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
-    finally:
-        steps.close()  # cancelled: release the session's state at once
-
-
-async def _wait(loop: asyncio.AbstractEventLoop, fd: int, events: int, deadline: float) -> int:
-    """The events of ``events`` that happen on ``fd`` first, or 0 at ``deadline``."""
-    delay = deadline - monotonic()
-    if delay <= 0:
-        return 0
-    ready: asyncio.Future[int] = loop.create_future()
-
-    def done(what: int) -> None:
-        if not ready.done():
-            ready.set_result(what)
-
-    if events & POLLIN:
-        loop.add_reader(fd, done, POLLIN)
-    if events & POLLOUT:
-        loop.add_writer(fd, done, POLLOUT)
-    timer = loop.call_later(delay, done, 0)
-    try:
-        return await ready
-    finally:
-        timer.cancel()
-        if events & POLLIN:
-            loop.remove_reader(fd)
-        if events & POLLOUT:
-            loop.remove_writer(fd)
-
-
 async def _read_protocol(conn: ChronyConnection) -> Any:
     """The clients report, read by pychrony's own client (its side session opened
     in a worker thread with the native backend)."""
     from ._clients import clients_steps, read_clients
-    from ._cmdmon import CmdmonSession
+    from .protocol.session import CmdmonSession
 
     session = await asyncio.to_thread(conn.protocol_session)
     if isinstance(session, CmdmonSession):

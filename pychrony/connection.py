@@ -195,7 +195,7 @@ class ChronyConnection(ReportMethods):
         address = self.requested_address
         if self._native is not None:
             return self._native.open_session(address, self.timeout, self.attempts)
-        from ._cmdmon import open_session
+        from .protocol.session import open_session
 
         return open_session(address, timeout=self.timeout, attempts=self.attempts)
 
@@ -290,7 +290,7 @@ class ChronyConnection(ReportMethods):
         if self._native is None:
             return session
         if self._side is None:
-            from ._cmdmon import open_session
+            from .protocol.session import open_session
 
             self._side = open_session(self.address, timeout=self.timeout, attempts=self.attempts)
         return self._side

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pychrony import _wire
 from pychrony import registry as reg
 from pychrony._clients import encode_page_reply
 from pychrony.models import SourceMode
+from pychrony.protocol import wire
 from pychrony.registry import Report, Response, Wire
 
 _HEADER = struct.Struct(">BBBBHHIII")
@@ -49,18 +49,18 @@ class Request:
     @property
     def address(self) -> str | None:
         raw = self.data[:20]
-        return _wire.decode_address(raw[:16], int.from_bytes(raw[16:18], "big"))
+        return wire.decode_address(raw[:16], int.from_bytes(raw[16:18], "big"))
 
     def reply(self, response: Response, values: list[Any], status: int = 0) -> bytes:
-        return _wire.encode_reply(
+        return wire.encode_reply(
             response, values, command=self.command, sequence=self.sequence, status=status
         )
 
     def error(self, status: int) -> bytes:
-        return _wire.encode_error_reply(self.command, self.sequence, status)
+        return wire.encode_error_reply(self.command, self.sequence, status)
 
     def raw_reply(self, code: int, body: bytes, status: int = 0) -> bytes:
-        header = _wire.REPLY_HEADER.pack(
+        header = wire.REPLY_HEADER.pack(
             6, 2, 0, 0, self.command, code, status, 0, 0, 0, self.sequence, 0, 0
         )
         return header + body

@@ -10,7 +10,7 @@ import math
 import struct
 from typing import Any
 
-from pychrony import _wire
+from pychrony.protocol import wire
 from pychrony.registry import Report, Response
 from pychrony.testing import ScriptedState
 
@@ -20,13 +20,13 @@ __all__ = ["GenericView", "ReplySession", "reply", "scripted_replies"]
 class ReplySession:
     """An in-memory session over reply datagrams, with the fast path's ``current_reply``.
 
-    Its getters answer as :class:`pychrony._cmdmon.CmdmonSession`'s do (the value
+    Its getters answer as :class:`pychrony.protocol.session.CmdmonSession`'s do (the value
     decoded by ``Layout.decode`` when its type matches, else libchrony's default).
     """
 
     def __init__(self, replies: dict[str, list[tuple[bytes, str]]]) -> None:
         self.replies = replies  # report -> [(datagram, request address)]
-        self._layout: _wire.Layout | None = None
+        self._layout: wire.Layout | None = None
         self._datagram = b""
         self._address = ""
 
@@ -36,7 +36,7 @@ class ReplySession:
     def request_record(self, report: Report, index: int) -> bool:
         datagram, self._address = self.replies[report.name][index]
         code = struct.unpack_from(">H", datagram, 6)[0]
-        self._layout = _wire.REPORT_LAYOUTS[report.name][code]
+        self._layout = wire.REPORT_LAYOUTS[report.name][code]
         self._datagram = datagram
         return True
 
@@ -101,7 +101,7 @@ class GenericView:
 
 
 def reply(response: Response, values: Any) -> bytes:
-    return _wire.encode_reply(response, values, command=1, sequence=1)
+    return wire.encode_reply(response, values, command=1, sequence=1)
 
 
 def scripted_replies(state: ScriptedState) -> dict[str, list[tuple[bytes, str]]]:

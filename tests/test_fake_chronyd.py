@@ -37,10 +37,10 @@ from chronyc_csv import (
 )
 
 from pychrony import ChronyConnection
-from pychrony._wire import decode_float, encode_float
 from pychrony.exceptions import ChronyConnectionError, ChronyPermissionError, ChronyTimeoutError
 from pychrony.models import NTPFlags, SourceMode
 from pychrony.protocol import codec
+from pychrony.protocol.wire import decode_float, encode_float
 from pychrony.registry import REPORTS, REPORTS_BY_NAME
 from pychrony.testing import (
     SCENARIO_CHRONYD_HUNG,

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from pychrony import ChronyConnection, _wire
+from pychrony import ChronyConnection
 from pychrony import registry as reg
 from pychrony.exceptions import (
     ChronyDataError,
@@ -23,7 +23,7 @@ from pychrony.exceptions import (
     ChronyTimeoutError,
 )
 from pychrony.models import AuthMode, KeyType, NTPMode, SelectOptions, SelectState
-from pychrony.protocol import codec
+from pychrony.protocol import codec, wire
 from pychrony.protocol.server import ServerCore
 from pychrony.testing import (
     SCENARIO_MULTI_SOURCE,
@@ -49,13 +49,13 @@ _SEQUENCE = 0x5EED
 
 def request(report: reg.Report, data: bytes = b"", *, version: str = "4.3", cut: int = 0) -> bytes:
     length = codec.profile(version).lengths[report.record_request]
-    packet = _wire.encode_request(report.record_request, _SEQUENCE, 0, data, length)
+    packet = wire.encode_request(report.record_request, _SEQUENCE, 0, data, length)
     return packet[: len(packet) - cut] if cut else packet
 
 
 def status(datagram: bytes | None) -> int:
     assert datagram is not None
-    header = _wire.parse_reply_header(datagram)
+    header = wire.parse_reply_header(datagram)
     assert header is not None
     assert header.sequence == _SEQUENCE
     return header.status
@@ -82,7 +82,7 @@ def test_a_request_one_byte_short_gets_bad_packet_length(version, report):
 def test_pychronys_serverstats_request_fits_every_version_and_4_3_lengths_do_not_fit_4_4():
     short = request(reg.SERVERSTATS, version="4.3")  # 72 bytes: 4.3's reply length
     assert status(answer(ServerCore(SCENARIO_NTP_SYNCED, version="4.4"), short)) == 19
-    full = _wire.encode_request(54, _SEQUENCE, 0, b"", _wire.request_length(reg.SERVERSTATS))
+    full = wire.encode_request(54, _SEQUENCE, 0, b"", wire.request_length(reg.SERVERSTATS))
     for version in codec.CHRONY_VERSIONS:
         reply = answer(ServerCore(SCENARIO_NTP_SYNCED, version=version), full)
         assert status(reply) == 0
@@ -98,14 +98,14 @@ def test_pychronys_serverstats_request_fits_every_version_and_4_3_lengths_do_not
     ("4.3", 12, 3),  # LOCAL: long unsupported
 ])  # fmt: skip
 def test_command_sets_per_version(version, command, expected):
-    packet = _wire.encode_request(command, _SEQUENCE, 0, b"", 520)
+    packet = wire.encode_request(command, _SEQUENCE, 0, b"", 520)
     assert status(answer(ServerCore(SCENARIO_NTP_SYNCED, version=version), packet)) == expected
 
 
 def test_a_reply_longer_than_its_request_is_never_sent():
     # A NOSUCHSOURCE reply (28 bytes) fits any request chronyd reads; a record may not.
     core = ServerCore(SCENARIO_NTP_SYNCED)
-    packet = _wire.encode_request(reg.TRACKING.record_request, _SEQUENCE, 0, b"", 104)
+    packet = wire.encode_request(reg.TRACKING.record_request, _SEQUENCE, 0, b"", 104)
     assert answer(core, packet) is not None
     assert answer(core, packet[:40]) is not None  # too short: an error reply fits
     assert answer(core, packet[:27]) is None  # shorter than a reply header: dropped
@@ -115,23 +115,23 @@ def test_sequence_and_command_are_echoed_and_garbage_is_dropped():
     core = ServerCore(SCENARIO_NTP_SYNCED)
     reply = answer(core, request(reg.TRACKING))
     assert reply is not None
-    assert _wire.REPLY_KEY.unpack_from(reply)[3] == reg.TRACKING.record_request
+    assert wire.REPLY_KEY.unpack_from(reply)[3] == reg.TRACKING.record_request
     assert answer(core, b"\x06\x02" + bytes(100)) is None  # a reply packet, not a request
     assert answer(core, b"\x06\x01\x01" + bytes(101)) is None  # reserved byte set
 
 
 def test_refclocks_have_no_ntpdata_and_unknown_addresses_no_name():
     core = ServerCore(SCENARIO_MULTI_SOURCE)
-    nowhere = _wire.encode_address("192.0.2.250")
+    nowhere = wire.encode_address("192.0.2.250")
     assert status(answer(core, request(reg.NTPDATA, nowhere))) == 4
-    name = _wire.encode_request(65, _SEQUENCE, 0, nowhere, _wire.NAME_REQUEST_LENGTH)
+    name = wire.encode_request(65, _SEQUENCE, 0, nowhere, wire.NAME_REQUEST_LENGTH)
     assert status(answer(core, name)) == 4
-    known = _wire.encode_request(
-        65, _SEQUENCE, 0, _wire.encode_address("2001:db8::102"), _wire.NAME_REQUEST_LENGTH
+    known = wire.encode_request(
+        65, _SEQUENCE, 0, wire.encode_address("2001:db8::102"), wire.NAME_REQUEST_LENGTH
     )
     reply = answer(core, known)
     assert reply is not None
-    assert _wire.decode_name(reply[28:]) == "2001:db8::102"
+    assert wire.decode_name(reply[28:]) == "2001:db8::102"
 
 
 def test_disabled_smoothing_is_not_enabled():

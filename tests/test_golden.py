@@ -19,9 +19,8 @@ from typing import Any
 
 import pytest
 
-from pychrony import _wire
 from pychrony import registry as reg
-from pychrony.protocol import codec
+from pychrony.protocol import codec, wire
 from pychrony.protocol.server import ServerCore
 from pychrony.testing import SCENARIO_RTC_UNAVAILABLE
 
@@ -40,7 +39,7 @@ def _records() -> list[dict[str, Any]]:
         reply = _reply(item)
         if reply is None:
             continue
-        key = _wire.REPLY_KEY.unpack_from(reply)
+        key = wire.REPLY_KEY.unpack_from(reply)
         if key[5] == codec.Status.SUCCESS and key[4] not in (
             codec.RPY_NULL,
             codec.RPY_MANUAL_LIST2,
@@ -50,7 +49,7 @@ def _records() -> list[dict[str, Any]]:
 
 
 def test_the_capture_covers_every_report_and_the_count_and_names():
-    codes = {_wire.REPLY_KEY.unpack_from(_reply(i))[4] for i in _records()}  # type: ignore[arg-type]
+    codes = {wire.REPLY_KEY.unpack_from(_reply(i))[4] for i in _records()}  # type: ignore[arg-type]
     expected = {codec.profile("4.3").layouts[r.name].code for r in reg.REPORTS} - {
         reg.RTCDATA.latest.code  # the lab has no RTC: chronyd answers STT_NORTC
     }
@@ -63,20 +62,20 @@ def test_record_replies_decode_and_encode_back_to_chronyds_bytes(item):
     assert reply is not None
     request = codec.decode_request(bytes.fromhex(item["request"]))
     assert request is not None
-    key = _wire.REPLY_KEY.unpack_from(reply)
+    key = wire.REPLY_KEY.unpack_from(reply)
     assert key[6] == request.sequence  # chronyd echoes the sequence
     code = key[4]
     if code == reg.COUNT_RESPONSE.code:
-        (count,) = _wire.COUNT_LAYOUT.decode(reply)
+        (count,) = wire.COUNT_LAYOUT.decode(reply)
         assert codec.encode_count(request, count) == reply
         return
     if code == reg.SOURCE_NAME_RESPONSE:
-        name = _wire.decode_name(reply[reg.RESPONSE_HEADER_LEN :])
+        name = wire.decode_name(reply[reg.RESPONSE_HEADER_LEN :])
         assert name
         assert codec.encode_name(request, name) == reply
         return
     report = next(r for r in reg.REPORTS if r.record_request == request.command)
-    layout = codec.check_reply(report.name, key, reply, _wire.REPORT_LAYOUTS[report.name])
+    layout = codec.check_reply(report.name, key, reply, wire.REPORT_LAYOUTS[report.name])
     assert layout is not None
     response = report.response(code)
     assert response is not None

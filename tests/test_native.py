@@ -493,7 +493,7 @@ def test_window_is_validated(native, scenario, window, valid):
 
 
 def test_default_window_is_like_the_python_backend(native, scenario):
-    from pychrony._cmdmon import _unix_window
+    from pychrony.protocol.transport import unix_window as _unix_window
 
     session = native.open_session(scenario(SCENARIO_NTP_SYNCED))
     assert session.window == _unix_window()

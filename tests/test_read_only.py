@@ -30,9 +30,11 @@ import pytest
 from cmdmon_fake import FakeChronyd, Sources, fake_chronyd
 
 import pychrony
-from pychrony import ChronyConnection, _clients, _cmdmon, _wire, cli
+from pychrony import ChronyConnection, _clients, cli
 from pychrony import registry as reg
 from pychrony.exceptions import ChronyConnectionError
+from pychrony.protocol import session as client
+from pychrony.protocol import wire
 from pychrony.registry import REPORTS, REPORTS_BY_NAME
 from pychrony.testing import SCENARIO_MULTI_SOURCE, patched_chrony_connection
 
@@ -115,13 +117,13 @@ def check_request(packet: bytes) -> int:
 def expected_length(command: int, packet: bytes) -> int:
     """Request length of ``command``: padded to its longest reply (candm.h, version 6)."""
     if command == reg.COUNT_REQUEST:
-        return _wire.COUNT_LAYOUT.length
+        return wire.COUNT_LAYOUT.length
     if command == reg.SOURCE_NAME_REQUEST:
-        return _wire.NAME_REQUEST_LENGTH
+        return wire.NAME_REQUEST_LENGTH
     if command == reg.CLIENTS.record_request:
         return _clients.REQUEST_LENGTH
     (report,) = {r for r in REPORTS if r.record_request == command}
-    return _wire.request_length(report)
+    return wire.request_length(report)
 
 
 class Recorder:
@@ -208,16 +210,16 @@ def test_testing_kit_sends_nothing(recorder):
 
 def test_a_clients_reset_would_be_caught():
     reset = struct.pack(">IIII", 0, 8, 0, 1)
-    packet = _wire.encode_request(68, 1, 0, reset, _clients.REQUEST_LENGTH)
+    packet = wire.encode_request(68, 1, 0, reset, _clients.REQUEST_LENGTH)
     with pytest.raises(AssertionError, match="must not reset"):
         check_request(packet)
-    check_request(_wire.encode_request(68, 1, 0, _clients.encode_page(0), 520))
+    check_request(wire.encode_request(68, 1, 0, _clients.encode_page(0), 520))
 
 
 def test_a_control_command_would_be_caught():
     # The check above is not vacuous: a request for a state-changing command fails it.
     for command in CANDM_CONTROL:
-        packet = _wire.encode_request(command, 1, 0, b"", 48)
+        packet = wire.encode_request(command, 1, 0, b"", 48)
         with pytest.raises(AssertionError, match="not a monitoring command"):
             check_request(packet)
 
@@ -335,7 +337,7 @@ def test_a_guessed_name_planted_as_a_symlink_is_skipped(tmp_path, monkeypatch):
         run = Path(fake.path).parent
         (run / "pychrony.guessed").symlink_to(outside)
         monkeypatch.setattr(tempfile, "_get_candidate_names", _guessing_names("guessed"))
-        session = _cmdmon.open_session(fake.path, timeout=1, attempts=1)
+        session = client.open_session(fake.path, timeout=1, attempts=1)
         try:
             (ours,) = {p.name for p in run.iterdir()} - {"chronyd.sock", "pychrony.guessed"}
             assert not (run / ours).is_symlink()
@@ -370,7 +372,7 @@ def test_directory_swapped_after_creation_is_refused(tmp_path, monkeypatch, swap
     with fake_chronyd(tmp_path) as fake:
         monkeypatch.setattr(tempfile, "mkdtemp", racing_mkdtemp)
         with pytest.raises(ChronyConnectionError, match="Not a directory|not the directory just"):
-            _cmdmon.open_session(fake.path, timeout=1, attempts=1)
+            client.open_session(fake.path, timeout=1, attempts=1)
         run = Path(fake.path).parent
         planted = [p for p in run.iterdir() if p.name != "chronyd.sock"]
         if swap == "symlink":
@@ -396,7 +398,7 @@ def test_nothing_written_outside_the_socket_directory(tmp_path, monkeypatch):
                 getattr(pychrony, report.getter)(address, backend="python")
             with contextlib.redirect_stdout(io.StringIO()):
                 assert cli.main(["-h", address, "--backend", "python", "--json", "all"]) == 0
-        session = _cmdmon.open_session(fake.path, timeout=1, attempts=1)
+        session = client.open_session(fake.path, timeout=1, attempts=1)
         try:
             # While open: one private directory beside the socket, nothing elsewhere.
             during = _tree(tmp_path)

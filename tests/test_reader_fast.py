@@ -23,10 +23,11 @@ from reply_session import (
     scripted_replies,
 )
 
-from pychrony import ChronyConnection, _reader_py, _wire
+from pychrony import ChronyConnection, _reader_py
 from pychrony import registry as reg
 from pychrony.exceptions import ChronyDataError, ChronyError
 from pychrony.models import SourceMode
+from pychrony.protocol import decoder, wire
 from pychrony.registry import REPORTS, Report, Wire
 from pychrony.testing import SCENARIOS, replace_field, scripted_state
 
@@ -51,7 +52,7 @@ def assert_paths_agree(session: ReplySession, report: Report) -> Any:
 
 def test_every_layout_has_a_fast_decoder():
     for report, response in LAYOUTS:
-        assert _reader_py.compile_decoder(report, response.code) is not None, report.name
+        assert decoder.compile_decoder(report, response.code) is not None, report.name
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -127,7 +128,7 @@ def test_paths_agree_on_scripted_bad_values():
 @pytest.mark.parametrize("family", [4, 5, 0xFFFF])
 @pytest.mark.parametrize(("report", "response"), LAYOUTS, ids=LAYOUT_IDS)
 def test_paths_agree_on_unknown_address_family(report, response, family):
-    layout = _wire.REPORT_LAYOUTS[report.name][response.code]
+    layout = wire.REPORT_LAYOUTS[report.name][response.code]
     for field in response.fields:
         if field.wire not in (Wire.ADDRESS, Wire.ADDRESS_OR_REFID):
             continue
@@ -155,7 +156,7 @@ def test_refclock_slot_agrees():
 def test_paths_agree_on_random_replies(report, response, data):
     """Random bodies: with sane address families and enums most of the time, so that
     the checks after the first field are reached too."""
-    layout = _wire.REPORT_LAYOUTS[report.name][response.code]
+    layout = wire.REPORT_LAYOUTS[report.name][response.code]
     size = layout.length - reg.RESPONSE_HEADER_LEN
     datagram = bytearray(reply(response, record_values(report, response)))
     datagram[reg.RESPONSE_HEADER_LEN :] = data.draw(st.binary(min_size=size, max_size=size))
@@ -179,28 +180,28 @@ def test_paths_agree_on_random_replies(report, response, data):
     [0, 1, 0x00FFFFFF, 0x01000000, 0x01FFFFFF, 0x7E000000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF],
 )
 def test_inline_float_matches_decode_float(raw):
-    assert _inline_float(raw) == _wire.decode_float(raw)
+    assert _inline_float(raw) == wire.decode_float(raw)
 
 
 @settings(max_examples=2000, deadline=None)
 @given(st.integers(0, 2**32 - 1))
 def test_inline_float_matches_decode_float_everywhere(raw):
-    assert _inline_float(raw) == _wire.decode_float(raw)
+    assert _inline_float(raw) == wire.decode_float(raw)
 
 
 def test_inline_float_matches_decode_float_for_every_top_byte():
     for top in range(256):
         for low in (0, 1, 0x7FFFFF, 0x800000, 0xFFFFFF):
             raw = top << 24 | low
-            assert _inline_float(raw) == _wire.decode_float(raw), hex(raw)
+            assert _inline_float(raw) == wire.decode_float(raw), hex(raw)
 
 
 def _inline_float(raw: int) -> float:
     """The generated decoders' float lines, run on their own."""
     lines = "".join(
-        f"    {line.format(r='raw', v='v', t='(raw >> 24)')}\n" for line in _reader_py._FLOAT_LINES
+        f"    {line.format(r='raw', v='v', t='(raw >> 24)')}\n" for line in decoder._FLOAT_LINES
     )
-    namespace = {"_scale": _wire.FLOAT_SCALE, "_offset": _wire.FLOAT_OFFSET}
+    namespace = {"_scale": wire.FLOAT_SCALE, "_offset": wire.FLOAT_OFFSET}
     exec(f"def f(raw):\n{lines}    return v\n", namespace)
     return namespace["f"](raw)  # type: ignore[no-any-return]
 

@@ -19,7 +19,7 @@ from cmdmon_fake import record_values
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from pychrony import _cmdmon, _reader_py, _wire
+from pychrony import _reader_py
 from pychrony import registry as reg
 from pychrony.exceptions import (
     ChronyDataError,
@@ -28,6 +28,8 @@ from pychrony.exceptions import (
     ChronyPermissionError,
 )
 from pychrony.models import SourceMode
+from pychrony.protocol import wire as _wire
+from pychrony.protocol.record import Record
 from pychrony.registry import REPORTS, REPORTS_BY_NAME, Field, Response, Wire
 
 # -- packet headers (candm.h CMD_Request / CMD_Reply) ------------------------------
@@ -412,7 +414,7 @@ def layout_response(name: str) -> Response:
 # -- fuzzing: random and mutated replies give pychrony's errors only -----------------
 
 
-class RecordSession(_cmdmon._Record):
+class RecordSession(Record):
     """One checked reply as a session: CmdmonSession's own record view and getters."""
 
     __slots__ = ()

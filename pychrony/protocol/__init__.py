@@ -1,14 +1,26 @@
-"""chrony's command protocol, both ends, without I/O.
+"""chrony's command protocol, both ends: the codec, the client and the fake server.
 
-* :mod:`.codec` — packets both ways, built from the field registry through
-  :mod:`pychrony._wire`'s layouts: requests decoded and replies encoded for a
-  server, replies decoded for a client; what a given chronyd version expects
-  and sends (:class:`~.codec.ChronydProfile`).
+Bytes only, no I/O:
+
+* :mod:`.wire` — packets from the field registry: every reply layout compiled
+  once into a :class:`~.wire.Layout` (one ``struct.Struct`` plus chrony's float,
+  timespec and address conversions), request and reply headers, both directions.
+* :mod:`.codec` — the server's side of the same layouts (requests decoded,
+  replies encoded) and what a given chronyd version expects and sends
+  (:class:`~.codec.ChronydProfile`).
+* :mod:`.decoder` — the fast decoder: one generated function per reply layout,
+  which the Python reader's fast path calls.
+* :mod:`.engine` — the client engine, sans-I/O (:class:`~.engine.Requests`:
+  datagrams and time in, datagrams and a deadline out), with :mod:`.planning`
+  (which requests a read makes), :mod:`.names` and :mod:`.record`.
 * :mod:`.server` — a chronyd's answering logic as a pure function of datagrams,
-  a timeline position and the time it is told: no sockets, no clock reads.
-* :mod:`.driver` — the socket driver that runs a server core on a Unix datagram
-  socket and/or UDP ports, in a thread (``pychrony.testing.FakeChronyd``).
+  a timeline position and the time it is told.
 
-The client engine still lives in ``pychrony._cmdmon``; it is to move here beside
-the codec (see docs/testing.md).
+The only modules that touch sockets and clocks:
+
+* :mod:`.transport` — the client's sockets (its Unix reply directory, UDP,
+  reconnecting after a chronyd restart, a forked child's own socket);
+* :mod:`.sync` and :mod:`.aio` — the client's drivers, poll() and asyncio;
+* :mod:`.session` — :class:`~.session.CmdmonSession`, the facade a reader uses;
+* :mod:`.driver` — the fake chronyd's socket driver (``pychrony.testing.FakeChronyd``).
 """

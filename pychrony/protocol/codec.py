@@ -1,7 +1,7 @@
 """Packets of chrony's command protocol, both directions, from the field registry.
 
 A server decodes requests (:func:`decode_request`) and encodes replies
-(:func:`encode_record`, :func:`encode_status` …) with the same ``_wire`` layouts a
+(:func:`encode_record`, :func:`encode_status` …) with the same :mod:`.wire` layouts a
 client decodes them with (:func:`decode_reply`): no field is described twice.
 What differs between chronyd versions — the reply layout of each report, how
 long each request must be, how many commands there are — is a
@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
-from .. import _clients, _wire
+from .. import _clients
 from .. import registry as reg
 from ..exceptions import ChronyDataError
 from ..registry import RecordArg, Report, Response
+from . import wire as _wire
 
 __all__ = [
     "CHRONY_VERSIONS",

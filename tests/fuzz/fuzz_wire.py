@@ -47,11 +47,12 @@ else:
 with _instrumented:
     from cmdmon_fake import Sources, default_responder, parse_request, record_values
 
-    from pychrony import _reader_py, _wire
+    from pychrony import _reader_py
     from pychrony import registry as reg
     from pychrony._address import Endpoint
-    from pychrony._cmdmon import CmdmonSession
     from pychrony.exceptions import ChronyError
+    from pychrony.protocol import wire as _wire
+    from pychrony.protocol.session import CmdmonSession
     from pychrony.registry import REPORTS, Field, Report, Wire
 
 #: Seconds the session waits for a reply that never matches (ignored datagrams).

@@ -20,10 +20,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pychrony import _wire
 from pychrony import registry as reg
 from pychrony.lab import Lab, find_chronyd
-from pychrony.protocol import codec
+from pychrony.protocol import codec, wire
 
 HERE = Path(__file__).resolve().parent
 _MAKESTEP, _BURST = 43, 3
@@ -54,7 +53,7 @@ class Capture:
     ) -> bytes | None:
         self.sequence += 1
         request = bytearray(
-            _wire.encode_request(
+            wire.encode_request(
                 command,
                 self.sequence,
                 0,
@@ -87,28 +86,28 @@ def capture(lab: Lab) -> list[dict[str, Any]]:
     cap = Capture(lab)
     count_reply = cap.send("count", reg.COUNT_REQUEST)
     assert count_reply is not None
-    count = _wire.COUNT_LAYOUT.decode(count_reply)[0]
+    count = wire.COUNT_LAYOUT.decode(count_reply)[0]
     addresses: list[bytes] = []
     for index in range(count):
-        raw = _wire.encode_index(index)
+        raw = wire.encode_index(index)
         cap.send(f"sources {index}", reg.SOURCES.record_request, raw)
         stats = cap.send(f"sourcestats {index}", reg.SOURCESTATS.record_request, raw)
         cap.send(f"selectdata {index}", reg.SELECTDATA.record_request, raw)
         assert stats is not None
-        layout = _wire.REPORT_LAYOUTS["sourcestats"][_wire.REPLY_KEY.unpack_from(stats)[4]]
+        layout = wire.REPORT_LAYOUTS["sourcestats"][wire.REPLY_KEY.unpack_from(stats)[4]]
         address = layout.address_bytes(stats, "address")
         if int.from_bytes(address[16:18], "big"):
             addresses.append(address)
     for address in addresses:
-        text = _wire.decode_address(address[:16], int.from_bytes(address[16:18], "big"))
+        text = wire.decode_address(address[:16], int.from_bytes(address[16:18], "big"))
         for report in (reg.NTPDATA, reg.AUTHDATA):
             cap.send(f"{report.name} {text}", report.record_request, address)
         cap.send(f"sourcename {text}", reg.SOURCE_NAME_REQUEST, address)
     for report in (reg.TRACKING, reg.ACTIVITY, reg.SERVERSTATS, reg.RTCDATA, reg.SMOOTHING):
         cap.send(report.name, report.record_request)
     # chronyd's answers that do not depend on its state.
-    nowhere = _wire.encode_address("192.0.2.250")
-    cap.send("sources missing", reg.SOURCES.record_request, _wire.encode_index(999))
+    nowhere = wire.encode_address("192.0.2.250")
+    cap.send("sources missing", reg.SOURCES.record_request, wire.encode_index(999))
     cap.send("ntpdata missing", reg.NTPDATA.record_request, nowhere)
     cap.send("sourcename missing", reg.SOURCE_NAME_REQUEST, nowhere)
     cap.send("tracking short", reg.TRACKING.record_request, length=60)
@@ -122,7 +121,7 @@ def capture(lab: Lab) -> list[dict[str, Any]]:
         if report.record_arg is reg.RecordArg.NONE:
             cap.send(f"{report.name} udp", report.record_request, udp=True)
         elif report.record_arg is reg.RecordArg.INDEX:
-            cap.send(f"{report.name} 0 udp", report.record_request, _wire.encode_index(0), udp=True)
+            cap.send(f"{report.name} 0 udp", report.record_request, wire.encode_index(0), udp=True)
         else:
             cap.send(f"{report.name} udp", report.record_request, addresses[0], udp=True)
     cap.send("count udp", reg.COUNT_REQUEST, udp=True)

@@ -16,10 +16,10 @@ from pychrony import (
     SourceMode,
     SourceState,
     SourceStats,
-    _cmdmon,
 )
 from pychrony.lab import find_chronyd
 from pychrony.models import AuthMode, LeapStatus, NTPMode, SmoothingFlags
+from pychrony.protocol.session import open_session
 from pychrony.registry import REPORTS, REPORTS_BY_NAME
 
 pytestmark = pytest.mark.integration
@@ -132,7 +132,7 @@ def test_thousand_open_close_cycles_leave_no_stale_files(lab):
     directory = os.path.dirname(lab.socket_path)
     before = sorted(os.listdir(directory))
     for _ in range(1000):
-        session = _cmdmon.open_session(lab.socket_path, timeout=1, attempts=1)
+        session = open_session(lab.socket_path, timeout=1, attempts=1)
         session.close()
     assert sorted(os.listdir(directory)) == before
     assert not [name for name in before if name.startswith("pychrony.")]

@@ -26,11 +26,11 @@ from collections.abc import Sequence
 from enum import IntEnum
 from typing import Any, Final, NamedTuple, TypeAlias
 
-from . import registry as reg
-from ._errors import LibchronyError, libchrony_error, status_error
-from .exceptions import ChronyDataError
-from .models import SourceMode
-from .registry import Field, Report, Response, Wire
+from .. import registry as reg
+from .._errors import LibchronyError, libchrony_error, status_error
+from ..exceptions import ChronyDataError
+from ..models import SourceMode
+from ..registry import Field, Report, Response, Wire
 
 __all__ = [
     "COUNT_LAYOUT",
