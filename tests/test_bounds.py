@@ -32,11 +32,12 @@ from typing import Any
 import pytest
 from cmdmon_fake import Request, Sources, default_responder, fake_chronyd, record_values
 
-from pychrony import ChronyConnection, _wire
+from pychrony import ChronyConnection
 from pychrony import registry as reg
 from pychrony._clients import encode_page_reply
 from pychrony.exceptions import ChronyDataError
 from pychrony.models import SourceMode
+from pychrony.protocol import wire as _wire
 from pychrony.registry import Conv, Field, Report, Wire
 from pychrony.testing import ChronyStateConfig, RTCConfig, SourceConfig, replace_field
 
@@ -305,15 +306,7 @@ def test_value_at_the_edge_over_the_wire(short_dir, backend, case):
 
 
 @pytest.mark.parametrize("case", TIME_BELOW_ZERO, ids=lambda c: c.id)
-def test_time_before_1970_over_the_wire(request, short_dir, backend, case):
-    if backend == "python":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="the python client decodes tv_sec unsigned (_wire.decode_timespec, "
-                "the decoder generator): tv_sec -1 reads as 2**64 - 1 s, not an error",
-            )
-        )
+def test_time_before_1970_over_the_wire(short_dir, backend, case):
     outcome = _read_over_wire(short_dir, backend, case)
     check(case, lambda _name: _raise(outcome))
 

@@ -35,7 +35,7 @@ _MEMBER_DESCRIPTOR = type(Field.__dict__["name"])  # how a slots class stores it
 #: ints that need no allocation (faster than ``r >> 24``); float times int, so that
 #: float's multiplication runs first (int's would be tried first, and decline).
 _FLOAT_LINES = ("{v} = _scale[{t}] * {r} + _offset[{t}]",)
-#: ``tv_sec_high`` of a chronyd with a 32-bit ``time_t`` (``_wire.decode_timespec``).
+#: ``tv_sec_high`` of a chronyd with a 32-bit ``time_t`` (``wire.decode_timespec``).
 _NO_HIGH_SECONDS = 0x7FFFFFFF
 _MISS: Any = object()  # not in the address cache (None is a cached "unspecified")
 
@@ -246,6 +246,8 @@ class _Generator:
             body.append(f"        raise _nsec({where}, {nsec})")
             body.append(f"    if {high_s} == {_NO_HIGH_SECONDS}:")
             body.append(f"        {high_s} = 0")
+            body.append(f"    elif {high_s} >= 0x80000000:")  # time_t is signed
+            body.append(f"        {high_s} -= 0x100000000")
             body.append(f"    {value} = (({high_s} << 32) | {low_s}) + {nsec} * 1e-9")
             self.bounds(value, low, high, None, None, where, floating=True)
             return True

@@ -171,9 +171,15 @@ def encode_float(value: float) -> int:
 
 
 def decode_timespec(high: int, low: int, nsec: int) -> tuple[int, int]:
-    """(seconds, nanoseconds) of a timespec sent as seconds high/low + nanoseconds."""
+    """(seconds, nanoseconds) of a timespec sent as seconds high/low + nanoseconds.
+
+    The seconds are a signed 64-bit ``time_t`` (chrony's util.c
+    UTI_TimespecNetworkToHost); ``TV_NOHIGHSEC`` as the high word means 0.
+    """
     if high == _NO_HIGH_SECONDS:
         high = 0
+    elif high >= 0x80000000:
+        high -= 0x100000000
     return (high << 32) | low, nsec
 
 
