@@ -104,7 +104,7 @@ def check_raw(field: Field, value: Any) -> None:
         sec, nsec = value
         assert type(sec) is int, (field, value)
         assert type(nsec) is int, (field, value)
-        assert 0 <= sec < 2**64, (field, value)
+        assert -(2**63) <= sec < 2**63, (field, value)  # a signed time_t
         assert 0 <= nsec < 2**32, (field, value)
     elif wire is Wire.ADDRESS_OR_REFID and type(value) is int:
         assert 0 <= value < 2**32, (field, value)  # a refclock's reference ID
