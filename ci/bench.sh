@@ -76,8 +76,11 @@ else
 fi
 
 log "pychrony (native over real libchrony) into $VENVS/real"
+# The dashboard's and the exporter's suites need those extras' packages (read from
+# pyproject.toml), and httpx for their HTTP clients.
+mapfile -t extras < <("$PYTHON" -c 'import tomllib; d = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]; print("\n".join(sorted(set(d["dashboard"] + d["exporter"]))))')
 venv "$VENVS/real" 'pytest>=8' 'pytest-benchmark>=4' 'hypothesis>=6' 'setuptools>=69' py-spy \
-  'Cython>=3.0.8' wheel
+  'Cython>=3.0.8' wheel 'httpx>=0.27' "${extras[@]}"
 PYCHRONY_REQUIRE_EXTENSIONS=1 "$VENVS/real/bin/python" -m pip install -q \
   --disable-pip-version-check --force-reinstall --no-deps "$SRC"
 
