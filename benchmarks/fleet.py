@@ -82,6 +82,23 @@ def pin(cpu: int) -> None:
 
 
 @contextlib.contextmanager
+def pinned(cpu: int) -> Iterator[None]:
+    """:func:`pin` for a while: the CPUs allowed before come back afterwards (the
+    suites that run later in the same process must not inherit one CPU)."""
+    try:
+        before = os.sched_getaffinity(0)
+    except (OSError, AttributeError):
+        before = None
+    pin(cpu)
+    try:
+        yield
+    finally:
+        if before is not None:
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, before)
+
+
+@contextlib.contextmanager
 def fleet(size: int) -> Iterator[list[Lab]]:
     """``size`` started labs, synchronised; stopped afterwards."""
     labs: list[Lab] = []

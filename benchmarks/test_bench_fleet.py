@@ -35,8 +35,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="module")
 def labs(request: pytest.FixtureRequest) -> Iterator[list[Lab]]:
-    fleet_bench.pin(fleet_bench.LOADGEN_CPU)  # the daemons inherit it
-    with fleet_bench.fleet(max(sizes(request.config))) as started:
+    # The daemons inherit the load generator's CPU; the pytest process gets its CPUs
+    # back afterwards (test_bench_peers.py, run later, needs both).
+    cpu, size = fleet_bench.LOADGEN_CPU, max(sizes(request.config))
+    with fleet_bench.pinned(cpu), fleet_bench.fleet(size) as started:
         yield started
 
 
