@@ -78,13 +78,16 @@ def _rows(socket_path: str, *args: str) -> Rows:
     return [row for row in csv.reader(io.StringIO(out)) if row]
 
 
-def _snapshot(read: Callable[[], T], rows: Callable[[], Rows], key: Callable[[T], Any]) -> Rows:
-    """chronyc's rows, taken between two pychrony reads equal under ``key``."""
+def _snapshot(
+    read: Callable[[], T], rows: Callable[[], Rows], key: Callable[[T], Any]
+) -> tuple[T, Rows, T]:
+    """(before, chronyc's rows, after): two pychrony reads equal under ``key``."""
     for _ in range(50):
         before = read()
         got = rows()
-        if key(read()) == key(before):
-            return got
+        after = read()
+        if key(after) == key(before):
+            return before, got, after
     pytest.fail("chronyd's state kept changing during every chronyc run")
 
 
@@ -114,18 +117,14 @@ def _since(version: str) -> tuple[int, ...]:
 def test_serverstats_every_column(lab, daemon, version):
     if _since(codec.profile(version).layouts["serverstats"].since) < (4, 4):
         pytest.skip(f"chronyc {version} prints no timestamp counts")
+
+    def key(s: Any) -> Any:  # all but the command count, which our reads raise
+        return [getattr(s, name) for name in ("ntp_requests", *_SERVERSTATS_COLUMNS)]
+
     with ChronyConnection(daemon, backend="python") as conn:
-        stats: list[Any] = []
-
-        def read() -> Any:
-            stats.append(conn.get_server_stats())
-            return stats[-1]
-
-        def key(s: Any) -> Any:  # all but the command count, which our reads raise
-            return [getattr(s, name) for name in ("ntp_requests", *_SERVERSTATS_COLUMNS)]
-
-        (row,) = _snapshot(read, lambda: _rows(daemon, "serverstats"), key)
-    before, after = stats[-2], stats[-1]
+        before, (row,), after = _snapshot(
+            conn.get_server_stats, lambda: _rows(daemon, "serverstats"), key
+        )
     assert len(row) == 3 + len(_SERVERSTATS_COLUMNS)
     assert [int(row[0]), int(row[1])] == [after.ntp_requests, after.dropped_ntp_requests]
     assert before.command_requests < int(row[2]) < after.command_requests
@@ -140,14 +139,7 @@ def test_ntpdata_total_columns(lab, daemon, version):
     if _since(codec.profile(version).layouts["ntpdata"].since) < (4, 6):
         pytest.skip(f"chronyc {version} prints no timestamp totals")
     with ChronyConnection(daemon, backend="python") as conn:
-        samples: list[Any] = []
-
-        def read() -> Any:
-            samples.append(conn.get_ntp_data())
-            return samples[-1]
-
-        rows = _snapshot(read, lambda: _rows(daemon, "ntpdata"), lambda ntp: ntp)
-    ntp = samples[-1]
+        _, rows, ntp = _snapshot(conn.get_ntp_data, lambda: _rows(daemon, "ntpdata"), list)
     assert [n.remote_address for n in ntp] == [row[0] for row in rows]
     if daemon == lab.socket_path:
         assert ntp, "the client has NTP sources"
