@@ -9,10 +9,20 @@ from pathlib import Path
 
 from .errors import LabError
 
-__all__ = ["ensure_chrony", "find_chronyc", "find_chronyd"]
+__all__ = ["CHRONYC_ENV", "CHRONYD_ENV", "ensure_chrony", "find_chronyc", "find_chronyd"]
 
 
-def _find_program(name: str, *candidates: str) -> str | None:
+#: Environment variables naming the programs to run instead of the system's (e.g. the
+#: wrappers tests/golden/fetch_chronyd.py writes for another chrony release).
+CHRONYD_ENV, CHRONYC_ENV = "PYCHRONY_CHRONYD", "PYCHRONY_CHRONYC"
+
+
+def _find_program(name: str, env: str, *candidates: str) -> str | None:
+    chosen = os.environ.get(env)
+    if chosen:
+        if not os.access(chosen, os.X_OK):
+            raise LabError(f"${env}={chosen} is not an executable")
+        return chosen
     for candidate in candidates:
         if os.access(candidate, os.X_OK):
             return candidate
@@ -24,13 +34,19 @@ def _find_program(name: str, *candidates: str) -> str | None:
 
 
 def find_chronyd() -> str | None:
-    """Return the path of the ``chronyd`` executable, or None if it is not installed."""
-    return _find_program("chronyd", "/usr/sbin/chronyd")
+    """Return the path of the ``chronyd`` executable, or None if it is not installed.
+
+    ``$PYCHRONY_CHRONYD``, when set, names it instead.
+    """
+    return _find_program("chronyd", CHRONYD_ENV, "/usr/sbin/chronyd")
 
 
 def find_chronyc() -> str | None:
-    """Return the path of the ``chronyc`` executable, or None if it is not installed."""
-    return _find_program("chronyc", "/usr/bin/chronyc")
+    """Return the path of the ``chronyc`` executable, or None if it is not installed.
+
+    ``$PYCHRONY_CHRONYC``, when set, names it instead.
+    """
+    return _find_program("chronyc", CHRONYC_ENV, "/usr/bin/chronyc")
 
 
 def _systemd_running() -> bool:

@@ -1,6 +1,11 @@
 """Capture reply datagrams from a real chronyd lab as golden test data.
 
     python tests/golden/capture.py            # writes tests/golden/chronyd-<version>.json
+    python tests/golden/capture.py --chronyd /opt/chrony-4.6/chronyd   # another release
+
+``--chronyd`` runs the lab with another chronyd (and the ``chronyc`` beside it, if
+any), e.g. a wrapper tests/golden/fetch_chronyd.py wrote; the requests follow the
+layouts of the version that chronyd reports (``codec.profile``).
 
 Starts a :class:`pychrony.lab.Lab` (chronyd -x: the clock is never touched), sends
 pychrony's requests for every report and record over the Unix socket, the open
@@ -12,7 +17,9 @@ requests chronyd refuses before acting are sent: nothing can change chronyd.
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -20,8 +27,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from pychrony import _clients
 from pychrony import registry as reg
 from pychrony.lab import Lab, find_chronyd
+from pychrony.lab.install import CHRONYC_ENV, CHRONYD_ENV
 from pychrony.protocol import codec, wire
 
 HERE = Path(__file__).resolve().parent
@@ -29,10 +38,11 @@ _MAKESTEP, _BURST = 43, 3
 
 
 class Capture:
-    def __init__(self, lab: Lab) -> None:
+    def __init__(self, lab: Lab, version: str) -> None:
         self.items: list[dict[str, Any]] = []
         self.sequence = 0x1000
-        self.lengths = codec.profile("4.3").lengths
+        self.version = version
+        self.lengths = codec.profile(version).lengths
         self.dir = tempfile.mkdtemp(prefix="golden-", dir=str(Path(lab.socket_path).parent))
         self.unix = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.unix.bind(f"{self.dir}/sock")
@@ -82,8 +92,8 @@ class Capture:
         return reply
 
 
-def capture(lab: Lab) -> list[dict[str, Any]]:
-    cap = Capture(lab)
+def capture(lab: Lab, version: str) -> list[dict[str, Any]]:
+    cap = Capture(lab, version)
     count_reply = cap.send("count", reg.COUNT_REQUEST)
     assert count_reply is not None
     count = wire.COUNT_LAYOUT.decode(count_reply)[0]
@@ -128,19 +138,47 @@ def capture(lab: Lab) -> list[dict[str, Any]]:
     # Refused over UDP before anything is done (chronyd's permission check).
     cap.send("makestep udp", _MAKESTEP, udp=True)
     cap.send("burst udp", _BURST, udp=True)
+    # Every report request 4 bytes short of its version's padding (STT_BADPKTLENGTH).
+    for report in reg.REPORTS:
+        if report is not reg.TRACKING:  # "tracking short" above
+            length = cap.lengths[report.record_request] - 4
+            cap.send(f"{report.name} short", report.record_request, length=length)
+    # Every command that is not open, over UDP, at its version's length and 4 bytes
+    # short: which commands exist and how long each must be (STT_INVALID,
+    # STT_BADPKTLENGTH, STT_UNAUTH), all decided before chronyd acts on one.
+    open_commands = codec.profile(cap.version).open_commands
+    for command in range(codec.profile(cap.version).request_types + 2):
+        if command in open_commands:
+            continue
+        length = max(cap.lengths.get(command, 0), reg.REQUEST_HEADER_LEN)
+        cap.send(f"command {command} udp", command, length=length, udp=True)
+        if length > reg.REQUEST_HEADER_LEN:
+            cap.send(f"command {command} short udp", command, length=length - 4, udp=True)
+    # The client log (command clients by address: the UDP requests above), page 0.
+    cap.send("clients", reg.CLIENTS.record_request, _clients.encode_page(0))
     return cap.items
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chronyd", help="the chronyd to run (default: the system's)")
+    args = parser.parse_args()
+    if args.chronyd:
+        os.environ[CHRONYD_ENV] = str(Path(args.chronyd).absolute())
+        chronyc = Path(args.chronyd).absolute().with_name("chronyc")
+        if os.access(chronyc, os.X_OK):
+            os.environ[CHRONYC_ENV] = str(chronyc)
     chronyd = find_chronyd()
     if chronyd is None:
         print("chronyd is not installed", file=sys.stderr)
         return 1
-    version = subprocess.run([chronyd, "-v"], capture_output=True, text=True).stdout.split()[3]
+    said = subprocess.run([chronyd, "-v"], capture_output=True, text=True, check=True).stdout
+    version = said.split()[3]  # "chronyd (chrony) version 4.6.1 (+CMDMON ...)"
     with Lab(sources=3, refclock=True) as lab:
         lab.wait_synced()
-        items = capture(lab)
-    out = HERE / f"chronyd-{version}.json"
+        items = capture(lab, version)
+    # Layouts change with minor releases: one file per major.minor.
+    out = HERE / f"chronyd-{'.'.join(version.split('.')[:2])}.json"
     out.write_text(json.dumps({"chronyd": version, "datagrams": items}, indent=1) + "\n")
     print(f"{out}: {len(items)} datagrams")
     return 0
