@@ -11,7 +11,8 @@ Pytest fixtures come from the ``pychrony`` plugin (:mod:`pychrony.testing.plugin
 
 from __future__ import annotations
 
-from ..protocol.driver import FakeChronyd
+from typing import TYPE_CHECKING, Any
+
 from .config import ERROR_OPERATIONS, ChronyStateConfig, RTCConfig, SourceConfig
 from .factories import (
     RTCDATA_DEFAULTS,
@@ -133,3 +134,16 @@ __all__ = [
     "replace_field",
     "scripted_state",
 ]
+
+if TYPE_CHECKING:
+    from ..protocol.driver import FakeChronyd
+
+
+def __getattr__(name: str) -> Any:
+    """``FakeChronyd`` on first use: the fake chronyd's server (pychrony.protocol)
+    builds on this kit's configs, so importing it here eagerly would be circular."""
+    if name == "FakeChronyd":
+        from ..protocol.driver import FakeChronyd
+
+        return FakeChronyd
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
