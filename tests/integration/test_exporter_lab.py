@@ -222,8 +222,16 @@ def between(low: str, value: float, high: str, slack: float = 0.0) -> bool:
 # -- parity with chrony_exporter and chronyc ------------------------------------------------
 
 
-_SECTIONS = (("tracking", 14), ("sources", 10), ("sourcestats", 8), ("serverstats", 0))
-_SECTIONS += (("ntpdata", 34),)
+#: chronyc -c's column counts per report: serverstats' width depends on chronyd's
+#: version (11 in 4.3, 17 from 4.4 on), ntpdata's too (34; 38 from 4.6 on).
+_SECTIONS: tuple[tuple[str, frozenset[int]], ...] = (
+    ("tracking", frozenset({14})),
+    ("sources", frozenset({10})),
+    ("sourcestats", frozenset({8})),
+    ("serverstats", frozenset()),
+    ("ntpdata", frozenset({34, 38})),
+)
+_WIDTHS = frozenset().union(*(widths for _, widths in _SECTIONS))
 
 
 def _chronyc_state(lab: Lab) -> dict[str, list[list[str]]]:
@@ -234,10 +242,10 @@ def _chronyc_state(lab: Lab) -> dict[str, list[list[str]]]:
     section = 0
     for row in (line.split(",") for line in out.splitlines() if line):
         while True:
-            name, width = _SECTIONS[section]
-            if name == "serverstats" and not state[name] and len(row) not in (14, 10, 8, 34):
-                break  # serverstats' width depends on chronyd's version
-            if len(row) == width and (name != "tracking" or not state[name]):
+            name, widths = _SECTIONS[section]
+            if name == "serverstats" and not state[name] and len(row) not in _WIDTHS:
+                break  # one row, of its version's width
+            if len(row) in widths and (name != "tracking" or not state[name]):
                 break
             section += 1
         state[name].append(row)
