@@ -40,6 +40,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from urllib.parse import urlencode
 
+from placement import pin  # beside this file
+
 from pychrony.lab import Lab, ensure_chrony
 
 LOADGEN_CPU = 0
@@ -73,29 +75,6 @@ class Figures:
     naive_all_within_interval: bool
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
-
-
-def pin(cpu: int) -> None:
-    """Run this process (and what it starts afterwards) on ``cpu`` only."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.sched_setaffinity(0, {cpu})
-
-
-@contextlib.contextmanager
-def pinned(cpu: int) -> Iterator[None]:
-    """:func:`pin` for a while: the CPUs allowed before come back afterwards (the
-    suites that run later in the same process must not inherit one CPU)."""
-    try:
-        before = os.sched_getaffinity(0)
-    except (OSError, AttributeError):
-        before = None
-    pin(cpu)
-    try:
-        yield
-    finally:
-        if before is not None:
-            with contextlib.suppress(OSError):
-                os.sched_setaffinity(0, before)
 
 
 @contextlib.contextmanager

@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from placement import CLIENT_CPU, can_pin, pin, placement  # beside this file
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RUNNER = HERE / "runner.py"
@@ -235,6 +237,10 @@ class PeerSession:
         pytest.fail(f"{message}; run ci/bench.sh, or pass --bench-quick", pytrace=False)
 
 
+def _on_client_cpu() -> None:
+    pin(CLIENT_CPU)
+
+
 class Worker:
     """A contender's process, spoken to line by line."""
 
@@ -252,6 +258,8 @@ class Worker:
             stderr=self._stderr,
             env=env,
             cwd=HERE,  # never the repo root: the runner must import pychrony as installed
+            # every contender on the CPU chronyd is not pinned to (placement.py)
+            preexec_fn=_on_client_cpu if can_pin() else None,
         )
         self._buf = b""
         self.hello = self._read()
@@ -516,6 +524,7 @@ def machine_info(chronyd: str | None) -> dict[str, Any]:
         "commit": os.environ.get("PYCHRONY_BENCH_COMMIT")
         or _first_line(["git", "describe", "--always", "--dirty"]),
         "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
+        "placement": placement(),
         "libc": ctypes.util.find_library("c"),
     }
 
@@ -666,6 +675,8 @@ def render(results: dict[str, Any]) -> str:
         f"Command: `{results['command']}`",
         "",
     ]
+    if "placement" in m:
+        lines += [f"Placement: {m['placement']}.", ""]
     native_info = None
     for lab in results["labs"].values():
         native_info = lab["contenders"].get("native", {}).get("info") or native_info

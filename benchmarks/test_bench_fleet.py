@@ -16,6 +16,7 @@ from dataclasses import asdict
 
 import fleet as fleet_bench  # beside this file
 import pytest
+from placement import pinned
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from pychrony.lab import Lab
@@ -38,7 +39,7 @@ def labs(request: pytest.FixtureRequest) -> Iterator[list[Lab]]:
     # The daemons inherit the load generator's CPU; the pytest process gets its CPUs
     # back afterwards (test_bench_peers.py, run later, needs both).
     cpu, size = fleet_bench.LOADGEN_CPU, max(sizes(request.config))
-    with fleet_bench.pinned(cpu), fleet_bench.fleet(size) as started:
+    with pinned(cpu), fleet_bench.fleet(size) as started:
         yield started
 
 

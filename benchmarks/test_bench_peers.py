@@ -15,8 +15,11 @@ of records.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from peers import GROWTH_LAB, LAB_SIZES, LABELS, LabBench, PeerSession, import_cost
+from placement import CHRONYD_CPU, can_pin, pinned
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from pychrony.lab import Lab
@@ -33,7 +36,9 @@ def test_peers(benchmark: BenchmarkFixture, peer_session: PeerSession, sources: 
     if not config.quick:
         for key in peer_session.skipped:
             peer_session.skip_or_fail(key)
-    with Lab(sources=sources, refclock=False) as lab:
+    # chronyd on its own CPU; the contenders' workers pin themselves to the other
+    placed = pinned(CHRONYD_CPU) if can_pin() else contextlib.nullcontext()
+    with placed, Lab(sources=sources, refclock=False) as lab:
         bench = LabBench(lab.socket_path, sources, peer_session.available, config)
         bench.start()
         try:
