@@ -58,7 +58,7 @@ python ci/alerts_reference.py --check
 
 echo "== tests (both readers, real chronyd labs, browser)"
 # Tests marked real_libchrony need the other build: they run in the next step.
-python -m pytest -m "not real_libchrony" "$@"
+python -m pytest -m "not real_libchrony and not newer_chrony" "$@"
 
 echo "== tests needing a real libchrony (native rows of the fault matrix, native vs python)"
 # From the copy built by ci/build_native_real.sh, whose pychrony python -m pytest
@@ -67,6 +67,13 @@ echo "== tests needing a real libchrony (native rows of the fault matrix, native
 (cd build/real-libchrony/src &&
   PYCHRONY_REQUIRE_REAL_LIBCHRONY=1 python -m pytest -m real_libchrony tests "$@")
 
+echo "== chronyd 4.6 (Debian trixie's chrony package, run through its own loader): golden replies, chronyc's columns, every report and the exporter against a newer release"
+chrony46=${PYCHRONY_CHRONY46_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pychrony/chrony-4.6}
+[ -x "$chrony46/chronyd" ] || python tests/golden/fetch_chronyd.py 4.6 "$chrony46"
+PYCHRONY_CHRONYD=$chrony46/chronyd PYCHRONY_CHRONYC=$chrony46/chronyc PYCHRONY_REQUIRE_NEWER_CHRONY=1 \
+  python -m pytest -m "not real_libchrony" tests/golden tests/test_golden.py \
+  tests/integration/test_lab_chronyc.py tests/integration/test_lab_reports.py \
+  tests/integration/test_exporter_lab.py "$@"
 echo "== core suite under every other CPython >= 3.10 installed (claimed but missing ones named)"
 PYTHON=python bash ci/other_pythons.sh
 

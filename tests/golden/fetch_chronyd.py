@@ -3,8 +3,8 @@
     python tests/golden/fetch_chronyd.py 4.6 /opt/chrony-4.6 [--suite trixie]
     python tests/golden/capture.py --chronyd /opt/chrony-4.6/chronyd
 
-A maintainer tool for capturing golden replies (tests/golden/capture.py) from a
-chronyd the system does not package; not part of CI. It reads the suite's
+For capturing golden replies (tests/golden/capture.py) from a chronyd the system
+does not package, and for ci/test.sh's chronyd 4.6 pass. It reads the suite's
 Packages index from deb.debian.org, takes the ``chrony`` package of that version
 and the shared-library packages it needs (its ``lib*`` dependencies and theirs,
 transitively, libc6 included), checks each download's SHA256 against the index,

@@ -1,11 +1,14 @@
 """pychrony agrees with a newer release's ``chronyc -c`` on the columns 4.3 lacks.
 
-Opt-in, never in CI (and not counted as coverage): it runs only with
-``$PYCHRONY_CHRONYD`` and ``$PYCHRONY_CHRONYC`` naming another chrony release's
-programs, e.g. the 4.6 wrappers of tests/golden/fetch_chronyd.py::
+It runs with ``$PYCHRONY_CHRONYD`` and ``$PYCHRONY_CHRONYC`` naming another chrony
+release's programs, e.g. the 4.6 wrappers of tests/golden/fetch_chronyd.py::
 
-    PYCHRONY_CHRONYD=/opt/chrony-4.6/chronyd PYCHRONY_CHRONYC=/opt/chrony-4.6/chronyc \\
+    PYCHRONY_CHRONYD=/opt/chrony-4.6/chronyd PYCHRONY_CHRONYC=/opt/chrony-4.6/chronyc \
         python -m pytest tests/golden/test_newer_chronyc.py tests/integration/test_lab_chronyc.py
+
+ci/test.sh does that in its chronyd 4.6 pass (with ``PYCHRONY_REQUIRE_NEWER_CHRONY=1``:
+missing programs fail there instead of skipping); its main pass deselects the
+``newer_chrony`` marker.
 
 tests/integration/test_lab_chronyc.py checks every report's 4.3 columns; this
 checks what 4.4 added to ``serverstats`` (the daemon/kernel/hardware timestamp
@@ -30,13 +33,23 @@ from pychrony.lab import Lab, find_chronyc, find_chronyd
 from pychrony.lab.install import CHRONYC_ENV, CHRONYD_ENV
 from pychrony.protocol import codec
 
+_MISSING = not (os.environ.get(CHRONYD_ENV) and os.environ.get(CHRONYC_ENV))
+_REQUIRED = os.environ.get("PYCHRONY_REQUIRE_NEWER_CHRONY") == "1"
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.newer_chrony,
     pytest.mark.skipif(
-        not (os.environ.get(CHRONYD_ENV) and os.environ.get(CHRONYC_ENV)),
+        _MISSING and not _REQUIRED,
         reason=f"${CHRONYD_ENV}/${CHRONYC_ENV} do not name another chrony release",
     ),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _programs_named() -> None:
+    if _MISSING:  # only reached when required
+        pytest.fail(f"PYCHRONY_REQUIRE_NEWER_CHRONY=1 but ${CHRONYD_ENV}/${CHRONYC_ENV} are unset")
+
 
 T = TypeVar("T")
 Rows = list[list[str]]
