@@ -979,7 +979,7 @@ cdef class _Pipeline:
         cdef pollfd fds[MAX_WINDOW]
         cdef int which[MAX_WINDOW]  # the lane of each pollfd
         cdef int i, k, n, r
-        cdef double soonest, now
+        cdef double soonest = 0.0, now
         cdef Lane *lane
         while True:
             self.hand_out()
