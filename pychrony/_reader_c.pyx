@@ -584,19 +584,49 @@ cdef object _libchrony_error(chrony_err err, int saved_errno, str report, str st
 
 
 # -- sessions --------------------------------------------------------------------------
+#
+# A NativeSession is four pieces, the C twin of pychrony.protocol's transport, engine,
+# drivers and session facade:
+#   _Sockets       the lanes (libchrony sessions): opening, a broken main socket
+#                  reopened, a forked child's copies dropped, poll() with deadlines;
+#   _Exchanges     one request's exchange: sent, waited for, resent, given up;
+#   _Pipeline      a multi-record read over several lanes at once, each lane an
+#                  exchange moved on by the events of the table below;
+#   NativeSession  what Python sees: one call at a time, fork adoption, the reads.
 
-# What sending a request or processing a reply left an exchange with.
-cdef enum:
-    SENT          # the request is out (and maybe answered)
-    QUEUE_FULL    # chronyd's queue is full: wait until the socket is writable
-    LOST          # unanswered at the deadline: the next attempt
-    RESEND        # the socket was reopened: send again (not a new attempt)
-    BROKEN        # an extra lane's socket failed: the lane is dropped
-    # Pipelined reads only (_advance):
-    SEND          # send a new request (a new deadline)
-    SEND_AGAIN    # a full queue has room: send the request again (same deadline)
-    READY         # the lane's socket is ready: a reply, or room in a full queue
-    DONE          # the lane's record is built (or its index failed): the lane is idle
+# Exchange states: what sending a request or processing a reply left an exchange with
+# (the first five), and the events that move a pipelined lane on (the last four).
+# _Exchanges.run() and .steps() loop over the first five; _Pipeline.advance() takes
+# each lane through all nine. The one table of them:
+#
+#   state       set by                 means                             then
+#   SENT        request(), response()  out (and maybe answered)          POLLIN until answered
+#   QUEUE_FULL  request()              chronyd's queue is full: the      POLLOUT, then sent again
+#                                      request never left                (the same deadline)
+#   LOST        response(), deadline   unanswered in time, or a follow-  the next attempt, a new
+#                                      up request found the queue full   deadline; after `attempts`:
+#                                                                        ChronyTimeoutError
+#   RESEND      response()             the main socket broke and was     sent again, not a new
+#                                      reopened (once per exchange;      attempt
+#                                      request() resends by itself)
+#   BROKEN      request(), response()  an extra lane's socket failed     the lane is closed, its
+#                                                                        index goes to another lane
+#   SEND        _Pipeline              a lane took an index, or LOST     a new deadline, SEND_AGAIN
+#   SEND_AGAIN  advance()              (re)send on the lane's deadline   request()
+#   READY       _Pipeline's poll()     the lane's socket is ready        response(), or SEND_AGAIN
+#                                                                        after QUEUE_FULL
+#   DONE        advance()              the record is built (or the       the lane is idle: the next
+#                                      index failed)                     index
+cdef enum Exchange:
+    SENT
+    QUEUE_FULL
+    LOST
+    RESEND
+    BROKEN
+    SEND
+    SEND_AGAIN
+    READY
+    DONE
 
 cdef enum:
     # Most lanes (libchrony sessions) of one NativeSession: requests in flight at once.
@@ -627,43 +657,39 @@ cdef struct Pipe:
 
 
 @cython.final
-cdef class NativeSession:
-    """A libchrony session on a socket to chronyd (see :func:`open_session`).
+cdef class _Sockets:
+    """The lanes of a NativeSession and the sockets under them.
 
-    Every request goes through the main libchrony session (lane 0) but the records
-    of multi-record reports: those are requested over up to ``window`` lanes at
-    once, each a libchrony session of its own to the same address (libchrony
-    allows one outstanding request per session), opened on first need.
+    Lane 0 is the main libchrony session, through which every request goes but
+    the records of pipelined reads; the other lanes (libchrony allows one
+    outstanding request per session) are opened on first need. A main socket that
+    broke is reopened (chronyd restarted: ``reopens`` counts it); in a forked child
+    the lanes are the parent's and are closed without touching its socket files.
+
+    The sockets are non-blocking (see _open_socket): a request that finds
+    chronyd's queue full (chronyd stopped) waits for room until its deadline
+    instead of blocking for ever in send(), and counts as lost after it.
     """
 
-    cdef Lane lanes[MAX_WINDOW]
-    cdef readonly str address
-    cdef readonly double timeout
-    cdef readonly int attempts
-    cdef readonly int window
-    cdef unsigned long forks   # _forks when the lanes were opened: else a parent's
-    # What the read under way saw of chronyd's source list (pychrony._source_list).
+    cdef Lane lane[MAX_WINDOW]
+    cdef str address
+    cdef unsigned long forks    # _forks when the lanes were opened: else a parent's
     cdef unsigned long reopens  # main-socket reopens, ever (a restarted chronyd?)
-    cdef bint resent           # a pipelined request was resent: out of order
-    cdef bint busy
-    cdef bint close_requested
-    cdef bint closed_by_user   # else a NULL session is a broken one, reopened on use
-    cdef object __weakref__
+    cdef bint close_requested   # closed by another thread while a call waits
 
     def __cinit__(self):
         cdef int i
         for i in range(MAX_WINDOW):
-            self.lanes[i].session = NULL
-            self.lanes[i].fd = -1
-            self.lanes[i].index = -1
-        self.window = 1
+            self.lane[i].session = NULL
+            self.lane[i].fd = -1
+            self.lane[i].index = -1
         self.forks = _forks
 
     def __dealloc__(self):
-        self._release()
+        self.release()
 
-    cdef void _close_lane(self, int i) noexcept:
-        cdef Lane *lane = &self.lanes[i]
+    cdef void close_lane(self, int i) noexcept:
+        cdef Lane *lane = &self.lane[i]
         if lane.session != NULL:
             chrony_deinit_session(lane.session)
             lane.session = NULL
@@ -674,19 +700,19 @@ cdef class NativeSession:
                 close_fd(lane.fd)
             lane.fd = -1
 
-    cdef void _close_extra_lanes(self) noexcept:
+    cdef void close_extra(self) noexcept:
         cdef int i
         for i in range(1, MAX_WINDOW):
-            self._close_lane(i)
+            self.close_lane(i)
 
-    cdef void _release(self) noexcept:
-        self._close_extra_lanes()
-        self._close_lane(0)
+    cdef void release(self) noexcept:
+        self.close_extra()
+        self.close_lane(0)
 
-    cdef int _open_lane(self, int i, bint strict) except -1:
+    cdef int open_lane(self, int i, bint strict) except -1:
         """Open lane ``i``: 1; 0 when that failed and not ``strict`` (else raise)."""
         cdef chrony_err err
-        cdef Lane *lane = &self.lanes[i]
+        cdef Lane *lane = &self.lane[i]
         fd, code = _open_socket(self.address)
         if fd < 0:
             if strict:
@@ -696,73 +722,46 @@ cdef class NativeSession:
         err = chrony_init_session(&lane.session, fd)
         if err != CHRONY_OK:
             lane.session = NULL
-            self._close_lane(i)
+            self.close_lane(i)
             if strict:
                 raise _init_error(err)
             return 0
         return 1
 
-    def close(self) -> None:
-        """Close the session and its sockets; idempotent."""
-        self.closed_by_user = True
-        if self.busy and self.forks == _forks:  # another thread is waiting on the socket: it closes it
-            self.close_requested = True
-        else:
-            self._release()
+    cdef int reopen(self) except -1:
+        """Replace the main lane's broken socket (chronyd restarted) by a new one."""
+        self.close_lane(0)
+        self.open_lane(0, True)
+        self.reopens += 1
+        return 0
 
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` was called."""
-        return self.closed_by_user
-
-    def __repr__(self) -> str:
-        state = "closed" if self.closed_by_user else f"fd={self.lanes[0].fd}"
-        return f"<NativeSession {self.address} {state}>"
-
-    cdef int _adopt(self) except -1:
-        """In a forked child: close the parent's lanes (leaving its files alone) and
-        open the child's own socket. Its sequence numbers are drawn from a new
-        /dev/urandom stream: the inherited one's buffer is the parent's too."""
-        self._release()
+    cdef int adopt(self) except -1:
+        """In a forked child: close the parent's lanes, leaving its files alone."""
+        self.release()
         self.forks = _forks
-        self.busy = self.close_requested = False  # the parent's call, not ours
-        if not self.closed_by_user:
-            self._open_lane(0, True)
-            _fork.clean_up_at_exit(self, functools.partial(_close_if_alive, weakref.ref(self)))
+        self.close_requested = False  # the parent's call, not ours
         return 0
 
-    cdef int _enter(self) except -1:
-        if self.forks != _forks:
-            self._adopt()
-        if self.closed_by_user:
-            raise ChronyConnectionError("The libchrony session is closed")
-        if self.busy:
-            raise ChronyError(
-                "This session is in use by another thread; use one ChronyConnection per thread"
-            )
-        if self.lanes[0].session == NULL:  # chronyd was gone at the last call: try again
-            self._reopen()
-        self.busy = True
-        return 0
+    cdef bint any_open(self, int nlanes) noexcept:
+        cdef int i
+        for i in range(nlanes):
+            if self.lane[i].session != NULL:
+                return True
+        return False
 
-    cdef void _leave(self) noexcept:
-        self.busy = False
-        if self.close_requested:
-            self._release()
-
-    cdef int _wait_for(self, short events, double deadline) except -1:
+    cdef int wait_for(self, short events, double deadline) except -1:
         """1 when ``events`` happened on the main lane (or the socket failed: the next
         call tells), 0 at the deadline."""
         cdef pollfd p
-        p.fd = self.lanes[0].fd
+        p.fd = self.lane[0].fd
         p.events = events
         while True:
-            if self._poll(&p, 1, deadline) > 0:
+            if self.poll_until(&p, 1, deadline) > 0:
                 return 1
             if deadline - _now() <= 0:
                 return 0
 
-    cdef int _poll(self, pollfd *fds, int n, double deadline) except -1:
+    cdef int poll_until(self, pollfd *fds, int n, double deadline) except -1:
         """One poll() of at most a slice, without the GIL: its result (0: nothing yet)."""
         cdef int r, err, ms
         cdef double left = deadline - _now()
@@ -781,18 +780,26 @@ cdef class NativeSession:
             raise ChronyConnectionError("The session was closed while waiting for chronyd")
         return 0
 
-    cdef int _reopen(self) except -1:
-        """Replace the main lane's broken socket (chronyd restarted) by a new one."""
-        self._close_lane(0)
-        self._open_lane(0, True)
-        self.reopens += 1
-        return 0
 
-    # The sockets are non-blocking (see _open_socket): a request that finds
-    # chronyd's queue full (chronyd stopped) waits for room until its deadline
-    # instead of blocking for ever in send(), and counts as lost after it.
+@cython.final
+cdef class _Exchanges:
+    """One request's exchange with chronyd, under chronyc's policy (the twin of a
+    single-job run of pychrony.protocol.engine): sent, answered within ``timeout``
+    seconds or sent again, ``attempts`` times in all, then ChronyTimeoutError; a
+    full queue waited out until the deadline; a broken main socket reopened once.
+    :meth:`run` waits with poll(), :meth:`steps` yields its waits to a driver.
+    """
 
-    cdef int _request(self, Lane *lane, _ReportInfo info, bint count, int index) except -1:
+    cdef _Sockets sockets
+    cdef double timeout
+    cdef int attempts
+
+    def __cinit__(self, _Sockets sockets not None):
+        self.sockets = sockets
+        self.timeout = 1.0
+        self.attempts = 3
+
+    cdef int request(self, Lane *lane, _ReportInfo info, bint count, int index) except -1:
         """Send the request: SENT, QUEUE_FULL (wait until the socket is writable) or
         BROKEN (an extra lane's socket failed)."""
         cdef chrony_err err
@@ -807,15 +814,15 @@ cdef class NativeSession:
                 return SENT
             if err == CHRONY_SEND_FAILED and saved == EAGAIN:
                 return QUEUE_FULL
-            if err == CHRONY_SEND_FAILED and lane != &self.lanes[0]:
+            if err == CHRONY_SEND_FAILED and lane != &self.sockets.lane[0]:
                 return BROKEN
             if err == CHRONY_SEND_FAILED and not lane.reopened:
-                self._reopen()  # raises "Cannot connect" when chronyd is still gone
+                self.sockets.reopen()  # raises "Cannot connect" when chronyd is still gone
                 lane.reopened = True
-                continue
+                continue  # RESEND
             raise _libchrony_error(err, saved, info.pyname, "requesting")
 
-    cdef int _response(self, Lane *lane, _ReportInfo info) except -1:
+    cdef int response(self, Lane *lane, _ReportInfo info) except -1:
         """Process a reply that is ready: SENT (answered, or still waiting), RESEND
         (the main socket broke and was reopened), BROKEN (an extra lane's did) or
         LOST (a follow-up request found chronyd's queue full)."""
@@ -828,57 +835,412 @@ cdef class NativeSession:
                 return SENT  # woken for nothing: keep waiting
             if err == CHRONY_SEND_FAILED:
                 return LOST
-        if err == CHRONY_RECV_FAILED and lane != &self.lanes[0]:
+        if err == CHRONY_RECV_FAILED and lane != &self.sockets.lane[0]:
             return BROKEN
         if err == CHRONY_RECV_FAILED and not lane.reopened:
-            self._reopen()
+            self.sockets.reopen()
             lane.reopened = True
             return RESEND
         raise _libchrony_error(err, saved, info.pyname, "receiving")
 
-    cdef int _exchange(self, _ReportInfo info, bint count, int index) except -1:
+    cdef int lost(self, int attempt, _ReportInfo info) except -1:
+        """The attempt after the lost one ``attempt``; ChronyTimeoutError after the last."""
+        attempt += 1
+        if attempt >= self.attempts:
+            raise _errors.timeout_error(
+                self.sockets.address, info.pyname, self.timeout, self.attempts
+            )
+        return attempt
+
+    cdef int run(self, _ReportInfo info, bint count, int index) except -1:
         """Send a request on the main lane and process replies until it is answered,
         resending on timeout."""
-        cdef Lane *lane = &self.lanes[0]
+        cdef _Sockets sockets = self.sockets
+        cdef Lane *lane = &sockets.lane[0]
         cdef int attempt = 0
         cdef int state
         cdef double deadline
         lane.reopened = False
         while True:
             deadline = _now() + self.timeout
-            state = self._request(lane, info, count, index)
-            while state == QUEUE_FULL and self._wait_for(POLLOUT, deadline):
-                state = self._request(lane, info, count, index)
+            state = self.request(lane, info, count, index)
+            while state == QUEUE_FULL and sockets.wait_for(POLLOUT, deadline):
+                state = self.request(lane, info, count, index)
             while state == SENT and chrony_needs_response(lane.session):
-                if not self._wait_for(POLLIN, deadline):
+                if not sockets.wait_for(POLLIN, deadline):
                     state = LOST
                     break
-                state = self._response(lane, info)
+                state = self.response(lane, info)
             if state == SENT:
                 return 0
             if state != RESEND:
-                attempt += 1
-                if attempt >= self.attempts:
-                    raise _errors.timeout_error(
-                        self.address, info.pyname, self.timeout, self.attempts
-                    )
+                attempt = self.lost(attempt, info)
+
+    def steps(self, _ReportInfo info, bint count, int index):
+        """Steps of :meth:`run` (the same policy, its waits yielded)."""
+        cdef int attempt = 0
+        cdef int state
+        cdef double deadline
+        cdef _Sockets sockets = self.sockets
+        sockets.lane[0].reopened = False
+        while True:
+            deadline = _now() + self.timeout
+            state = self.request(&sockets.lane[0], info, count, index)
+            while state == QUEUE_FULL and (yield POLLOUT, deadline):
+                state = self.request(&sockets.lane[0], info, count, index)
+            while state == SENT and chrony_needs_response(sockets.lane[0].session):
+                if not (yield POLLIN, deadline):
+                    state = LOST
+                    break
+                if sockets.close_requested:
+                    raise ChronyConnectionError("The session was closed while waiting for chronyd")
+                state = self.response(&sockets.lane[0], info)
+            if state == SENT:
+                return
+            if state != RESEND:
+                attempt = self.lost(attempt, info)
+
+
+@cython.final
+cdef class _Pipeline:
+    """Records 0..count-1 of a multi-record report, requested over several lanes at once.
+
+    Idle lanes take the next indexes; one poll() waits for every lane; each
+    request keeps the exchange's policy (its own deadline and attempts, waiting for
+    room in a full queue, reopening the main socket once), its lane moved on by
+    the events of the exchange-state table. A record is built as soon as its reply
+    is in (libchrony keeps only the current one). An error ends the read with the
+    error of the highest failing index, as reading one record after the other (the
+    last first) would; a broken extra lane is dropped and its index handed to
+    another lane.
+
+    Indexes are handed out from the last down (see pychrony._source_list): a
+    resent request or a dropped lane's index breaks that order (``resent``).
+    """
+
+    cdef _Exchanges exchanges
+    cdef _Sockets sockets
+    cdef int window            # most lanes
+    # The read under way:
+    cdef _ReportInfo info
+    cdef int nlanes
+    cdef Pipe pipe
+    cdef list records          # by index; None: no data (or not read)
+    cdef list addresses        # by lane: the request address (by-address reports)
+    cdef object failure        # the error of the highest failing index
+    cdef bint resent           # a request was resent or moved: read out of order
+
+    def __cinit__(self, _Exchanges exchanges not None):
+        self.exchanges = exchanges
+        self.sockets = exchanges.sockets
+        self.window = 1
+
+    cdef list read(self, _ReportInfo info, int count):
+        """The records of ``info`` (its ``count`` of them)."""
+        self.start(info, count)
+        try:
+            self.run()
+            if self.failure is not None:
+                raise self.failure
+            if self.pipe.nspare or self.pipe.remaining:  # never a partial list
+                raise ChronyConnectionError(
+                    f"Lost every socket to chronyd while reading {info.pyname}"
+                )
+            return [record for record in self.records if record is not None]
+        except BaseException:
+            self.sockets.close_extra()  # they may have requests in flight
+            raise
+        finally:
+            self.info = None
+            self.records = self.addresses = None
+            self.failure = None
+
+    cdef int start(self, _ReportInfo info, int count) except -1:
+        """Set up a read: the bookkeeping, and the lanes it needs opened."""
+        cdef int i
+        self.info = info
+        self.nlanes = min(count, self.window)
+        self.pipe.remaining = count
+        self.pipe.floor = -1
+        self.pipe.nspare = 0
+        self.records = [None] * count
+        self.addresses = [_EMPTY] * self.nlanes
+        self.failure = None
+        self.resent = False
+        for i in range(1, self.nlanes):
+            if self.sockets.lane[i].session == NULL and not self.sockets.open_lane(i, False):
+                break  # fewer lanes (out of descriptors?): never a failure
+        for i in range(self.nlanes):
+            self.sockets.lane[i].index = -1
+        return 0
+
+    cdef int run(self) except -1:
+        """Hand out indexes and poll until none is left or no lane can fetch them."""
+        cdef pollfd fds[MAX_WINDOW]
+        cdef int which[MAX_WINDOW]  # the lane of each pollfd
+        cdef int i, k, n, r
+        cdef double soonest = 0.0, now
+        cdef Lane *lane
+        while True:
+            self.hand_out()
+            n = self.gather(fds, which, &soonest)
+            if n == 0:
+                if self.pipe.nspare == 0 and self.pipe.remaining == 0:
+                    return 0
+                if not self.sockets.any_open(self.nlanes):
+                    return 0  # nobody left to fetch the rest (the main lane failed)
+                continue
+            r = self.sockets.poll_until(fds, n, soonest)
+            now = _now()
+            for k in range(n):
+                i = which[k]
+                lane = &self.sockets.lane[i]
+                if lane.index <= self.pipe.floor:  # idle (-1) or abandoned
+                    continue
+                if r > 0 and fds[k].revents:
+                    self.move(i, READY)
+                elif lane.deadline <= now:
+                    self.move(i, LOST)
+
+    cdef int hand_out(self) except -1:
+        """Idle lanes take the next indexes (and send their requests)."""
+        cdef int i, index
+        cdef Lane *lane
+        for i in range(self.nlanes):
+            lane = &self.sockets.lane[i]
+            while lane.session != NULL and lane.index < 0:
+                index = self.next_index()
+                if index < 0:
+                    break
+                lane.index = index
+                lane.phase = 0 if self.info.by_address else 1
+                lane.attempt = 0
+                lane.reopened = False
+                self.move(i, SEND)
+        return 0
+
+    cdef int next_index(self) noexcept:
+        """The next index to fetch (a dropped lane's first), -1 when none is left."""
+        cdef Pipe *pipe = &self.pipe
+        cdef int index
+        while pipe.nspare > 0:
+            pipe.nspare -= 1
+            index = pipe.spare[pipe.nspare]
+            if index > pipe.floor:
+                return index
+        while pipe.remaining > 0:  # from the last index down (pychrony._source_list)
+            pipe.remaining -= 1
+            if pipe.remaining > pipe.floor:
+                return pipe.remaining
+        return -1
+
+    cdef int gather(self, pollfd *fds, int *which, double *soonest) noexcept:
+        """How many lanes wait: their pollfds, their lanes (``which``) and the soonest
+        of their deadlines."""
+        cdef int i, n = 0
+        cdef Lane *lane
+        soonest[0] = 0.0
+        for i in range(self.nlanes):
+            lane = &self.sockets.lane[i]
+            if 0 <= lane.index <= self.pipe.floor:
+                lane.index = -1  # abandoned: a higher index failed
+            if lane.session == NULL or lane.index < 0:
+                continue
+            fds[n].fd = lane.fd
+            fds[n].events = POLLOUT if lane.state == QUEUE_FULL else POLLIN
+            fds[n].revents = 0
+            which[n] = i
+            if n == 0 or lane.deadline < soonest[0]:
+                soonest[0] = lane.deadline
+            n += 1
+        return n
+
+    cdef int move(self, int i, int event) except -1:
+        """advance() lane ``i``, recording its index's failure or taking its index back."""
+        cdef Lane *lane = &self.sockets.lane[i]
+        cdef int index = lane.index
+        try:
+            event = self.advance(i, event)
+        except ChronyError as exc:
+            lane.index = -1
+            if index > self.pipe.floor:
+                self.pipe.floor = index
+                self.pipe.remaining = 0  # every index not handed out yet is lower
+                self.failure = exc
+            return 0
+        if event == BROKEN:
+            self.resent = True  # its request goes again over another lane
+            self.sockets.close_lane(i)
+            lane.index = -1
+            self.pipe.spare[self.pipe.nspare] = index
+            self.pipe.nspare += 1
+        return 0
+
+    cdef int advance(self, int i, int event) except -1:
+        """Move lane ``i``'s exchange on from ``event`` until it waits for chronyd
+        (SENT), its record is built (DONE) or its socket broke (BROKEN)."""
+        cdef Lane *lane = &self.sockets.lane[i]
+        cdef _Exchanges exchanges = self.exchanges
+        cdef _ReportInfo info = self.info
+        cdef _ReportInfo asked = _STATS if lane.phase == 0 else info
+        cdef int nfields
+        while True:
+            if event == READY:
+                if lane.state == QUEUE_FULL:
+                    event = SEND_AGAIN
+                else:
+                    event = exchanges.response(lane, asked)
+            if event == LOST:
+                self.resent = True
+                lane.attempt = exchanges.lost(lane.attempt, asked)
+                event = SEND
+            if event == SEND or event == RESEND:
+                lane.deadline = _now() + exchanges.timeout
+                event = SEND_AGAIN
+            if event == SEND_AGAIN:
+                event = exchanges.request(lane, asked, False, lane.index)
+            if event == BROKEN:
+                return BROKEN
+            if event == QUEUE_FULL or chrony_needs_response(lane.session):
+                lane.state = event
+                return SENT
+            # Answered.
+            if lane.phase == 0:  # the sourcestats record: ask by its address next
+                self.addresses[i] = _current_address(lane.session)
+                lane.phase = 1
+                lane.attempt = 0
+                lane.reopened = False
+                asked = info
+                event = SEND
+                continue
+            nfields = chrony_get_record_number_fields(lane.session)
+            if nfields > 0:  # 0: no data (a refclock in ntpdata/authdata)
+                self.records[lane.index] = _build(info, lane.session, nfields, self.addresses[i])
+            lane.index = -1
+            return DONE
+
+
+@cython.final
+cdef class NativeSession:
+    """A libchrony session on a socket to chronyd (see :func:`open_session`).
+
+    Every request goes through the main libchrony session (lane 0) but the records
+    of multi-record reports: those are requested over up to ``window`` lanes at
+    once, each a libchrony session of its own to the same address, opened on first
+    need (see _Pipeline). One call at a time; a forked child opens its own socket.
+    """
+
+    cdef _Sockets sockets
+    cdef _Exchanges exchanges
+    cdef _Pipeline pipeline
+    cdef bint busy
+    cdef bint closed_by_user   # else a NULL session is a broken one, reopened on use
+    cdef object __weakref__
+
+    def __cinit__(self):
+        self.sockets = _Sockets()
+        self.exchanges = _Exchanges(self.sockets)
+        self.pipeline = _Pipeline(self.exchanges)
+
+    @property
+    def address(self) -> str:
+        """chronyd's socket path, or its UDP address."""
+        return self.sockets.address
+
+    @property
+    def timeout(self) -> float:
+        """Seconds each request waits for its reply before it is sent again."""
+        return self.exchanges.timeout
+
+    @property
+    def attempts(self) -> int:
+        """Requests sent in all before ChronyTimeoutError."""
+        return self.exchanges.attempts
+
+    @property
+    def window(self) -> int:
+        """Most record requests in flight at once."""
+        return self.pipeline.window
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self.closed_by_user
+
+    def close(self) -> None:
+        """Close the session and its sockets; idempotent."""
+        self.closed_by_user = True
+        if self.busy and self.sockets.forks == _forks:
+            self.sockets.close_requested = True  # another thread waits on the socket: it closes it
+        else:
+            self.sockets.release()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed_by_user else f"fd={self.sockets.lane[0].fd}"
+        return f"<NativeSession {self.address} {state}>"
+
+    def fileno(self) -> int:
+        """The main socket's descriptor (it changes when a broken session is reopened)."""
+        if self.sockets.lane[0].session == NULL:
+            raise ChronyConnectionError("The libchrony session is closed")
+        return chrony_get_fd(self.sockets.lane[0].session)
+
+    cdef int _adopt(self) except -1:
+        """In a forked child: close the parent's lanes (leaving its files alone) and
+        open the child's own socket. Its sequence numbers are drawn from a new
+        /dev/urandom stream: the inherited one's buffer is the parent's too."""
+        self.sockets.adopt()
+        self.busy = False  # the parent's call, not ours
+        if not self.closed_by_user:
+            self.sockets.open_lane(0, True)
+            _fork.clean_up_at_exit(self, functools.partial(_close_if_alive, weakref.ref(self)))
+        return 0
+
+    cdef int _enter(self) except -1:
+        if self.sockets.forks != _forks:
+            self._adopt()
+        if self.closed_by_user:
+            raise ChronyConnectionError("The libchrony session is closed")
+        if self.busy:
+            raise ChronyError(
+                "This session is in use by another thread; use one ChronyConnection per thread"
+            )
+        if self.sockets.lane[0].session == NULL:  # chronyd was gone at the last call: try again
+            self.sockets.reopen()
+        self.busy = True
+        return 0
+
+    cdef void _leave(self) noexcept:
+        self.busy = False
+        if self.sockets.close_requested:
+            self.sockets.release()
+
+    cdef object _read_one(self, _ReportInfo info):
+        self.exchanges.run(info, False, 0)
+        cdef chrony_session *cs = self.sockets.lane[0].session
+        cdef int nfields = chrony_get_record_number_fields(cs)
+        if nfields <= 0:
+            raise ChronyDataError(f"{info.pyname}: chronyd sent an empty record")
+        return _build(info, cs, nfields, _EMPTY)
 
     cdef list _read_records(self, _ReportInfo info):
         """Every record of ``info``, read again while chronyd's source list changes
         under the read (see pychrony._source_list), at most LIST_READS times."""
         cdef int count, attempt
         cdef unsigned long reopens
+        cdef bint resent
         cdef list out
         cause = None
         for attempt in range(LIST_READS):
-            self.resent = False
-            reopens = self.reopens
+            reopens = self.sockets.reopens
             count = self._count(info)
             try:
-                if count > 1 and self.window > 1:
-                    out = self._read_pipelined(info, count)
+                if count > 1 and self.pipeline.window > 1:
+                    out = self.pipeline.read(info, count)
+                    resent = self.pipeline.resent
                 else:
                     out = self._read_in_turn(info, count)
+                    resent = False
             except ChronyDataError as exc:
                 # chronyd's "no such source" (libchrony: an unexpected status): a
                 # record counted but gone.
@@ -886,24 +1248,17 @@ cdef class NativeSession:
                     raise
                 cause = exc
                 continue
-            if self.reopens != reopens or _duplicates(info, out):
+            if self.sockets.reopens != reopens or _duplicates(info, out):
                 continue
             # Read out of order (resends): the count asked again must agree.
-            if self.resent and self._count(info) != count:
+            if resent and self._count(info) != count:
                 continue
             return out
         raise list_changed_error(info.pyname) from cause
 
     cdef int _count(self, _ReportInfo info) except -1:
-        """The number of records of ``info`` chronyd reports (bounded)."""
-        cdef int count
-        self._exchange(info, True, 0)
-        count = chrony_get_report_number_records(self.lanes[0].session)
-        if not 0 <= count <= MAX_RECORDS:
-            raise ChronyDataError(
-                f"{info.pyname}: chronyd reported {count} records (at most {MAX_RECORDS} expected)"
-            )
-        return count
+        self.exchanges.run(info, True, 0)
+        return _record_count(info, self.sockets.lane[0].session)
 
     cdef list _read_in_turn(self, _ReportInfo info, int count):
         """Records 0..count-1 of ``info``, one request at a time on the main lane,
@@ -914,198 +1269,17 @@ cdef class NativeSession:
         request_address = _EMPTY
         for index in range(count - 1, -1, -1):
             if info.by_address:  # libchrony asks by the sourcestats record's address
-                self._exchange(_STATS, False, index)
-                request_address = _current_address(self.lanes[0].session)
-            self._exchange(info, False, index)
-            cs = self.lanes[0].session
+                self.exchanges.run(_STATS, False, index)
+                request_address = _current_address(self.sockets.lane[0].session)
+            self.exchanges.run(info, False, index)
+            cs = self.sockets.lane[0].session
             nfields = chrony_get_record_number_fields(cs)
             if nfields > 0:  # 0: no data (a refclock in ntpdata/authdata)
                 out.append(_build(info, cs, nfields, request_address))
         out.reverse()
         return out
 
-    cdef list _read_pipelined(self, _ReportInfo info, int count):
-        """Records 0..count-1 of ``info``, requested over several lanes at once.
-
-        Idle lanes take the next indexes; one poll() waits for every lane; each
-        request keeps _exchange's policy (its own deadline and attempts, waiting
-        for room in a full queue, reopening the main socket once). A record is
-        built as soon as its reply is in (libchrony keeps only the current one).
-        An error ends the read with the error of the highest failing index, as
-        reading one record after the other (the last first) would; a broken extra lane is
-        dropped and its index handed to another lane.
-
-        Indexes are handed out from the last down (see pychrony._source_list): a
-        resent request or a dropped lane's index breaks that order (``resent``).
-        """
-        cdef pollfd fds[MAX_WINDOW]
-        cdef int which[MAX_WINDOW]  # the lane of each pollfd
-        cdef Pipe pipe
-        cdef int nlanes = min(count, self.window)
-        cdef int i, k, n, r, index
-        cdef double soonest, now
-        cdef Lane *lane
-        cdef list records = [None] * count
-        cdef list addresses = [_EMPTY] * nlanes  # by-address reports: each lane's
-        cdef list failure = [None]
-        pipe.remaining = count
-        pipe.floor = -1
-        pipe.nspare = 0
-        for i in range(1, nlanes):
-            if self.lanes[i].session == NULL and not self._open_lane(i, False):
-                break  # fewer lanes (out of descriptors?): never a failure
-        for i in range(nlanes):
-            self.lanes[i].index = -1
-        try:
-            while True:
-                # Idle lanes take the next indexes.
-                for i in range(nlanes):
-                    lane = &self.lanes[i]
-                    while lane.session != NULL and lane.index < 0:
-                        index = _next_index(&pipe)
-                        if index < 0:
-                            break
-                        lane.index = index
-                        lane.phase = 0 if info.by_address else 1
-                        lane.attempt = 0
-                        lane.reopened = False
-                        self._move(i, SEND, info, records, addresses, &pipe, failure)
-                # One poll() for every lane waiting, until the soonest deadline.
-                n = 0
-                soonest = 0.0
-                for i in range(nlanes):
-                    lane = &self.lanes[i]
-                    if 0 <= lane.index <= pipe.floor:
-                        lane.index = -1  # abandoned: a higher index failed
-                    if lane.session == NULL or lane.index < 0:
-                        continue
-                    fds[n].fd = lane.fd
-                    fds[n].events = POLLOUT if lane.state == QUEUE_FULL else POLLIN
-                    fds[n].revents = 0
-                    which[n] = i
-                    if n == 0 or lane.deadline < soonest:
-                        soonest = lane.deadline
-                    n += 1
-                if n == 0:
-                    if pipe.nspare == 0 and pipe.remaining == 0:
-                        break
-                    if not self._any_open(nlanes):
-                        break  # nobody left to fetch the rest (the main lane failed)
-                    continue
-                r = self._poll(fds, n, soonest)
-                now = _now()
-                for k in range(n):
-                    i = which[k]
-                    lane = &self.lanes[i]
-                    if lane.index <= pipe.floor:  # idle (-1) or abandoned
-                        continue
-                    if r > 0 and fds[k].revents:
-                        self._move(i, READY, info, records, addresses, &pipe, failure)
-                    elif lane.deadline <= now:
-                        self._move(i, LOST, info, records, addresses, &pipe, failure)
-        except BaseException:
-            self._close_extra_lanes()  # they may have requests in flight
-            raise
-        if failure[0] is not None:
-            self._close_extra_lanes()
-            raise failure[0]
-        if pipe.nspare or pipe.remaining:  # never a partial list
-            raise ChronyConnectionError(f"Lost every socket to chronyd while reading {info.pyname}")
-        return [record for record in records if record is not None]
-
-    cdef bint _any_open(self, int nlanes) noexcept:
-        cdef int i
-        for i in range(nlanes):
-            if self.lanes[i].session != NULL:
-                return True
-        return False
-
-    cdef int _move(
-        self, int i, int event, _ReportInfo info, list records, list addresses,
-        Pipe *pipe, list failure,
-    ) except -1:
-        """_advance lane ``i``, recording its index's failure or taking its index back."""
-        cdef Lane *lane = &self.lanes[i]
-        cdef int index = lane.index
-        try:
-            event = self._advance(i, event, info, records, addresses)
-        except ChronyError as exc:
-            lane.index = -1
-            if index > pipe.floor:
-                pipe.floor = index
-                pipe.remaining = 0  # every index not handed out yet is lower
-                failure[0] = exc
-            return 0
-        if event == BROKEN:
-            self.resent = True  # its request goes again over another lane
-            self._close_lane(i)
-            lane.index = -1
-            pipe.spare[pipe.nspare] = index
-            pipe.nspare += 1
-        return 0
-
-    cdef int _advance(
-        self, int i, int event, _ReportInfo info, list records, list addresses
-    ) except -1:
-        """Move lane ``i``'s exchange on from ``event`` until it waits for chronyd
-        (SENT), its record is built (DONE) or its socket broke (BROKEN)."""
-        cdef Lane *lane = &self.lanes[i]
-        cdef _ReportInfo asked = _STATS if lane.phase == 0 else info
-        cdef int nfields
-        while True:
-            if event == READY:
-                if lane.state == QUEUE_FULL:
-                    event = SEND_AGAIN
-                else:
-                    event = self._response(lane, asked)
-            if event == LOST:
-                self.resent = True
-                lane.attempt += 1
-                if lane.attempt >= self.attempts:
-                    raise _errors.timeout_error(
-                        self.address, asked.pyname, self.timeout, self.attempts
-                    )
-                event = SEND
-            if event == SEND or event == RESEND:
-                lane.deadline = _now() + self.timeout
-                event = SEND_AGAIN
-            if event == SEND_AGAIN:
-                event = self._request(lane, asked, False, lane.index)
-            if event == BROKEN:
-                return BROKEN
-            if event == QUEUE_FULL or chrony_needs_response(lane.session):
-                lane.state = event
-                return SENT
-            # Answered.
-            if lane.phase == 0:  # the sourcestats record: ask by its address next
-                addresses[i] = _current_address(lane.session)
-                lane.phase = 1
-                lane.attempt = 0
-                lane.reopened = False
-                asked = info
-                event = SEND
-                continue
-            nfields = chrony_get_record_number_fields(lane.session)
-            if nfields > 0:  # 0: no data (a refclock in ntpdata/authdata)
-                records[lane.index] = _build(info, lane.session, nfields, addresses[i])
-            lane.index = -1
-            return DONE
-
-    cdef object _read_one(self, _ReportInfo info):
-        self._exchange(info, False, 0)
-        cdef chrony_session *cs = self.lanes[0].session
-        cdef int nfields = chrony_get_record_number_fields(cs)
-        if nfields <= 0:
-            raise ChronyDataError(f"{info.pyname}: chronyd sent an empty record")
-        return _build(info, cs, nfields, _EMPTY)
-
     # -- stepping, for a driver other than poll() (pychrony.aio) -----------------------
-
-    def fileno(self) -> int:
-        """The main socket's descriptor (it changes when a broken session is reopened)."""
-        if self.lanes[0].session == NULL:
-            raise ChronyConnectionError("The libchrony session is closed")
-        return chrony_get_fd(self.lanes[0].session)
 
     def read_steps(self, report):
         """Steps that read ``report`` (the value :func:`read_report` returns).
@@ -1116,7 +1290,7 @@ cdef class NativeSession:
         :func:`read_report` does. One request at a time, on the main lane.
         """
         cdef _ReportInfo info = _INFOS.get(report.name)
-        cdef int count, index, nfields
+        cdef int nfields
         if info is None or info.report is not report:
             raise ChronyError(f"Unknown report {report!r}")
         self._enter()
@@ -1124,11 +1298,11 @@ cdef class NativeSession:
             if info.multi:
                 return (yield from self._records_steps(info))
             try:
-                yield from self._exchange_steps(info, False, 0)
-                nfields = chrony_get_record_number_fields(self.lanes[0].session)
+                yield from self.exchanges.steps(info, False, 0)
+                nfields = chrony_get_record_number_fields(self.sockets.lane[0].session)
                 if nfields <= 0:
                     raise ChronyDataError(f"{info.pyname}: chronyd sent an empty record")
-                return _build(info, self.lanes[0].session, nfields, _EMPTY)
+                return _build(info, self.sockets.lane[0].session, nfields, _EMPTY)
             except ChronyDisabledError:
                 if info.optional:
                     return None
@@ -1142,79 +1316,45 @@ cdef class NativeSession:
         order: see pychrony._source_list)."""
         cdef int count, index, nfields, attempt
         cdef unsigned long reopens
+        cdef _Exchanges exchanges = self.exchanges
+        cdef chrony_session *cs
         cause = None
         for attempt in range(LIST_READS):
-            reopens = self.reopens
-            yield from self._exchange_steps(info, True, 0)
-            count = chrony_get_report_number_records(self.lanes[0].session)
-            if not 0 <= count <= MAX_RECORDS:
-                raise ChronyDataError(
-                    f"{info.pyname}: chronyd reported {count} records "
-                    f"(at most {MAX_RECORDS} expected)"
-                )
+            reopens = self.sockets.reopens
+            yield from exchanges.steps(info, True, 0)
+            count = _record_count(info, self.sockets.lane[0].session)
             out = []
             try:
                 for index in range(count - 1, -1, -1):
                     request_address = _EMPTY
                     if info.by_address:
-                        yield from self._exchange_steps(_STATS, False, index)
-                        request_address = _current_address(self.lanes[0].session)
-                    yield from self._exchange_steps(info, False, index)
-                    nfields = chrony_get_record_number_fields(self.lanes[0].session)
+                        yield from exchanges.steps(_STATS, False, index)
+                        request_address = _current_address(self.sockets.lane[0].session)
+                    yield from exchanges.steps(info, False, index)
+                    cs = self.sockets.lane[0].session
+                    nfields = chrony_get_record_number_fields(cs)
                     if nfields > 0:
-                        out.append(_build(info, self.lanes[0].session, nfields, request_address))
+                        out.append(_build(info, cs, nfields, request_address))
             except ChronyDataError as exc:
                 if exc.error_code != CHRONY_UNEXPECTED_STATUS:
                     raise
                 cause = exc  # "no such source": a record counted but gone
                 continue
             out.reverse()
-            if self.reopens != reopens or _duplicates(info, out):
+            if self.sockets.reopens != reopens or _duplicates(info, out):
                 continue
             return out
         raise list_changed_error(info.pyname) from cause
 
-    def _exchange_steps(self, _ReportInfo info, bint count, int index):
-        """Steps of :meth:`_exchange` (the same policy, waits yielded)."""
-        cdef int attempt = 0
-        cdef int state
-        cdef double deadline
-        self.lanes[0].reopened = False
-        while True:
-            deadline = _now() + self.timeout
-            state = self._request(&self.lanes[0], info, count, index)
-            while state == QUEUE_FULL and (yield POLLOUT, deadline):
-                state = self._request(&self.lanes[0], info, count, index)
-            while state == SENT and chrony_needs_response(self.lanes[0].session):
-                if not (yield POLLIN, deadline):
-                    state = LOST
-                    break
-                if self.close_requested:
-                    raise ChronyConnectionError("The session was closed while waiting for chronyd")
-                state = self._response(&self.lanes[0], info)
-            if state == SENT:
-                return
-            if state != RESEND:
-                attempt += 1
-                if attempt >= self.attempts:
-                    raise _errors.timeout_error(
-                        self.address, info.pyname, self.timeout, self.attempts
-                    )
 
-
-cdef inline int _next_index(Pipe *pipe) noexcept:
-    """The next index to fetch (a dropped lane's first), -1 when none is left."""
-    cdef int index
-    while pipe.nspare > 0:
-        pipe.nspare -= 1
-        index = pipe.spare[pipe.nspare]
-        if index > pipe.floor:
-            return index
-    while pipe.remaining > 0:  # from the last index down (pychrony._source_list)
-        pipe.remaining -= 1
-        if pipe.remaining > pipe.floor:
-            return pipe.remaining
-    return -1
+cdef int _record_count(_ReportInfo info, chrony_session *cs) except -1:
+    """The number of records of ``info`` chronyd reported (bounded)."""
+    cdef int count = chrony_get_report_number_records(cs)
+    if not 0 <= count <= MAX_RECORDS:
+        raise ChronyDataError(
+            f"{info.pyname}: chronyd reported {count} records (at most {MAX_RECORDS} expected)"
+        )
+    return count
 
 
 cdef str _current_address(chrony_session *cs):
@@ -1302,14 +1442,13 @@ def _probe(NativeSession session):
     """Check that chronyd answers (a source count; any reply counts)."""
     session._enter()
     try:
-        session._exchange(_STATS, True, 0)
+        session.exchanges.run(_STATS, True, 0)
     finally:
         session._leave()
 
 
 cdef NativeSession _start_session(endpoint, double timeout, int attempts, window):
     cdef NativeSession session
-    cdef chrony_err err
     cdef bint is_unix = endpoint.is_unix
     target = endpoint.path if is_unix else str(endpoint)
     if is_unix:
@@ -1317,20 +1456,12 @@ cdef NativeSession _start_session(endpoint, double timeout, int attempts, window
         too_long = _errors.path_length_error(target, _errors.LIBCHRONY_REPLY_SUFFIX)
         if too_long is not None:
             raise too_long
-    fd, code = _open_socket(target)
-    if fd < 0:
-        raise _errors.open_error(target, code)
     session = NativeSession.__new__(NativeSession)
-    session.lanes[0].fd = fd
-    session.address = target
-    session.timeout = timeout
-    session.attempts = attempts
-    session.window = window if window is not None else _default_window(is_unix)
-    err = chrony_init_session(&session.lanes[0].session, fd)
-    if err != CHRONY_OK:
-        session.lanes[0].session = NULL
-        session._release()
-        raise _init_error(err)
+    session.sockets.address = target
+    session.sockets.open_lane(0, True)
+    session.exchanges.timeout = timeout
+    session.exchanges.attempts = attempts
+    session.pipeline.window = window if window is not None else _default_window(is_unix)
     _fork.clean_up_at_exit(session, functools.partial(_close_if_alive, weakref.ref(session)))
     return session
 
