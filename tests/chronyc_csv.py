@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pytest
 
 from pychrony.cli.layouts import MODE_CHAR, STATE_CHAR
 from pychrony.cli.printf import LEAP_TEXT, NTP_MODE_TEXT, TIMESTAMPING_TEXT
@@ -15,10 +18,12 @@ __all__ = [
     "NTP_MODE",
     "STATE_CHAR",
     "TIMESTAMPING",
+    "Rows",
     "authdata_numbers",
     "f3",
     "f9",
     "options",
+    "snapshot",
 ]
 
 # chronyc's vocabulary, kept once, with the CLI's layouts (which are checked against
@@ -26,6 +31,23 @@ __all__ = [
 LEAP = LEAP_TEXT
 NTP_MODE = NTP_MODE_TEXT
 TIMESTAMPING = TIMESTAMPING_TEXT
+
+T = TypeVar("T")
+Rows = list[list[str]]
+
+
+def snapshot(
+    read: Callable[[], T], chronyc: Callable[[], Rows], key: Callable[[T], Any]
+) -> tuple[T, Rows, T]:
+    """(before, chronyc rows, after) where ``key`` did not change in between: two
+    pychrony reads around one chronyc run, retried until chronyd held still."""
+    for _ in range(50):
+        before = read()
+        rows = chronyc()
+        after = read()
+        if key(before) == key(after):
+            return before, rows, after
+    pytest.fail("chronyd's state kept changing during every chronyc run")
 
 
 def f9(value: float) -> str:

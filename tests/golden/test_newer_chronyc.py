@@ -23,10 +23,11 @@ import csv
 import io
 import os
 import subprocess
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from chronyc_csv import Rows, snapshot
 
 from pychrony import ChronyConnection
 from pychrony.lab import Lab, find_chronyc, find_chronyd
@@ -49,10 +50,6 @@ pytestmark = [
 def _programs_named() -> None:
     if _MISSING:  # only reached when required
         pytest.fail(f"PYCHRONY_REQUIRE_NEWER_CHRONY=1 but ${CHRONYD_ENV}/${CHRONYC_ENV} are unset")
-
-
-T = TypeVar("T")
-Rows = list[list[str]]
 
 
 def _version(program: str) -> str:
@@ -91,19 +88,6 @@ def _rows(socket_path: str, *args: str) -> Rows:
     return [row for row in csv.reader(io.StringIO(out)) if row]
 
 
-def _snapshot(
-    read: Callable[[], T], rows: Callable[[], Rows], key: Callable[[T], Any]
-) -> tuple[T, Rows, T]:
-    """(before, chronyc's rows, after): two pychrony reads equal under ``key``."""
-    for _ in range(50):
-        before = read()
-        got = rows()
-        after = read()
-        if key(after) == key(before):
-            return before, got, after
-    pytest.fail("chronyd's state kept changing during every chronyc run")
-
-
 #: chronyc's serverstats columns after the command count (column 2), in order.
 _SERVERSTATS_COLUMNS = (
     "dropped_command_requests",
@@ -135,7 +119,7 @@ def test_serverstats_every_column(lab, daemon, version):
         return [getattr(s, name) for name in ("ntp_requests", *_SERVERSTATS_COLUMNS)]
 
     with ChronyConnection(daemon, backend="python") as conn:
-        before, (row,), after = _snapshot(
+        before, (row,), after = snapshot(
             conn.get_server_stats, lambda: _rows(daemon, "serverstats"), key
         )
     assert len(row) == 3 + len(_SERVERSTATS_COLUMNS)
@@ -152,7 +136,7 @@ def test_ntpdata_total_columns(lab, daemon, version):
     if _since(codec.profile(version).layouts["ntpdata"].since) < (4, 6):
         pytest.skip(f"chronyc {version} prints no timestamp totals")
     with ChronyConnection(daemon, backend="python") as conn:
-        _, rows, ntp = _snapshot(conn.get_ntp_data, lambda: _rows(daemon, "ntpdata"), list)
+        _, rows, ntp = snapshot(conn.get_ntp_data, lambda: _rows(daemon, "ntpdata"), list)
     assert [n.remote_address for n in ntp] == [row[0] for row in rows]
     if daemon == lab.socket_path:
         assert ntp, "the client has NTP sources"

@@ -14,8 +14,8 @@ counters and ages lie between the two pychrony reads, and times kept as a float
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from chronyc_csv import (
@@ -25,10 +25,12 @@ from chronyc_csv import (
     NTP_MODE,
     STATE_CHAR,
     TIMESTAMPING,
+    Rows,
     authdata_numbers,
     f3,
     f9,
     options,
+    snapshot,
 )
 
 from pychrony import ChronyConnection, ChronyPermissionError
@@ -38,22 +40,6 @@ from pychrony.models import (
 )
 
 pytestmark = pytest.mark.integration
-
-T = TypeVar("T")
-Rows = list[list[str]]
-
-
-def snapshot(
-    read: Callable[[], T], chronyc: Callable[[], Rows], key: Callable[[T], Any]
-) -> tuple[T, Rows, T]:
-    """(before, chronyc rows, after) where ``key`` did not change in between."""
-    for _ in range(50):
-        before = read()
-        rows = chronyc()
-        after = read()
-        if key(before) == key(after):
-            return before, rows, after
-    pytest.fail("chronyd's state kept changing during every chronyc run")
 
 
 def between(low: float, value: float, high: float, slack: float = 0.0) -> bool:
