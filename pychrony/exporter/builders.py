@@ -129,6 +129,27 @@ def _per_source(*names: str) -> list[GaugeMetricFamily | CounterMetricFamily]:
     return [new_family(f"chrony_{name}") for name in names]
 
 
+def _source_labels(address: str, names: Mapping[str, str]) -> list[str]:
+    """A source's ``source_address`` and ``source_name`` label values."""
+    return [address, names.get(address, address)]
+
+
+def _per_source_values(
+    records: Iterable[object],
+    address: str,
+    names: Mapping[str, str],
+    rows: tuple[tuple[str, str], ...],
+) -> Iterator[Metric]:
+    """One family per ``(family, attribute)`` of ``rows``, a sample per record, labelled
+    by the record's ``address`` attribute."""
+    families = _per_source(*(name for name, _ in rows))
+    for record in records:
+        labels = _source_labels(getattr(record, address), names)
+        for family, (_, attr) in zip(families, rows, strict=True):
+            family.add_metric(labels, float(getattr(record, attr)))
+    yield from families
+
+
 def sources(records: Iterable[Source], names: Mapping[str, str]) -> Iterator[Metric]:
     """chronyc sources; unresolved sources are left out, as chrony_exporter does."""
     age, ratio, success, reach, offset, err, poll, state, stratum = _per_source(
@@ -145,7 +166,7 @@ def sources(records: Iterable[Source], names: Mapping[str, str]) -> Iterator[Met
     for s in records:
         if s.address.startswith(_UNRESOLVED_PREFIX):
             continue
-        labels = [s.address, names.get(s.address, s.address)]
+        labels = _source_labels(s.address, names)
         if s.is_sampled():
             age.add_metric(labels, float(s.last_sample_ago))
             offset.add_metric(labels, s.latest_meas)
@@ -161,19 +182,14 @@ def sources(records: Iterable[Source], names: Mapping[str, str]) -> Iterator[Met
 
 def ntpdata(records: Iterable[NTPData], names: Mapping[str, str]) -> Iterator[Metric]:
     """chronyc ntpdata, as chrony_exporter's ``--collector.sources.with-ntpdata``."""
-    families = _per_source(
-        "sources_peer_offset_seconds",
-        "sources_peer_delay_seconds",
-        "sources_peer_dispersion_seconds",
-        "sources_peer_response_time_seconds",
-        "sources_peer_jitter_asymmetry_seconds",
+    rows = (
+        ("sources_peer_offset_seconds", "offset"),
+        ("sources_peer_delay_seconds", "peer_delay"),
+        ("sources_peer_dispersion_seconds", "peer_dispersion"),
+        ("sources_peer_response_time_seconds", "response_time"),
+        ("sources_peer_jitter_asymmetry_seconds", "jitter_asymmetry"),
     )
-    for n in records:
-        labels = [n.remote_address, names.get(n.remote_address, n.remote_address)]
-        values = (n.offset, n.peer_delay, n.peer_dispersion, n.response_time, n.jitter_asymmetry)
-        for family, value in zip(families, values, strict=True):
-            family.add_metric(labels, value)
-    yield from families
+    return _per_source_values(records, "remote_address", names, rows)
 
 
 def sourcestats(records: Iterable[SourceStats], names: Mapping[str, str]) -> Iterator[Metric]:
@@ -188,12 +204,7 @@ def sourcestats(records: Iterable[SourceStats], names: Mapping[str, str]) -> Ite
         ("sourcestats_offset", "offset"),
         ("sourcestats_offset_error_seconds", "offset_err"),
     )
-    families = _per_source(*(name for name, _ in rows))
-    for st in records:
-        labels = [st.address, names.get(st.address, st.address)]
-        for family, (_, attr) in zip(families, rows, strict=True):
-            family.add_metric(labels, float(getattr(st, attr)))
-    yield from families
+    return _per_source_values(records, "address", names, rows)
 
 
 def selectdata(records: Iterable[SelectData], names: Mapping[str, str]) -> Iterator[Metric]:
@@ -205,7 +216,7 @@ def selectdata(records: Iterable[SelectData], names: Mapping[str, str]) -> Itera
         "selectdata_state_info",
     )
     for r in records:
-        labels = [r.address, names.get(r.address, r.address)]
+        labels = _source_labels(r.address, names)
         score.add_metric(labels, r.score)
         low.add_metric(labels, r.low_limit)
         high.add_metric(labels, r.high_limit)
