@@ -50,6 +50,7 @@ with _instrumented:
     from pychrony import _reader_py
     from pychrony import registry as reg
     from pychrony._address import Endpoint
+    from pychrony._source_list import LIST_READS
     from pychrony.exceptions import ChronyError
     from pychrony.protocol import wire as _wire
     from pychrony.protocol.session import CmdmonSession
@@ -58,8 +59,9 @@ with _instrumented:
 #: Seconds the session waits for a reply that never matches (ignored datagrams).
 TIMEOUT = 0.002
 #: Requests for one report beyond which a session is a runaway: per record at most
-#: a record, an address and a name request, plus resends.
-RUNAWAY = 4 * reg.MAX_RECORDS
+#: a record, an address and a name request, plus resends, in each of the reader's
+#: LIST_READS reads (a count of ~MAX_RECORDS whose records vanish is read that often).
+RUNAWAY = LIST_READS * 4 * reg.MAX_RECORDS
 _SOURCES = Sources(count=3, refclocks=frozenset({2}))
 _RESPOND = default_responder(_SOURCES)
 _INT_LIMITS = {
